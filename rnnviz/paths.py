@@ -1,0 +1,23 @@
+"""Where things live: the project's assets and the configurable data directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = PROJECT_ROOT / "assets"
+MODELS_DIR = ASSETS_DIR / "models"
+EXAMPLES_DIR = ASSETS_DIR / "examples"
+DATA_DIR_ENV = "RNNVIZ_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """The data directory: $RNNVIZ_DATA_DIR, else ../shared/data beside the project.
+
+    It may not exist (a fresh machine); callers check and say so.
+    """
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    return PROJECT_ROOT.parent / "shared" / "data"

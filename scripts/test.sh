@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything the tests need and runs them: lint, unit, page (AppTest) and browser tests.
+# The README's test command and .ci/run both call this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Browser tests drive Debian's chromium (never a downloaded browser build).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+python -m pip install -q -r requirements-dev.txt
+python -m ruff check .
+python -m pytest "$@"

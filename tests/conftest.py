@@ -1,0 +1,28 @@
+"""Shared fixtures: the data directory (skipped with a reason when absent) and seeding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnviz.paths import DATA_DIR_ENV, data_dir
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    root = data_dir()
+    if not (root / "thucnews" / "train.txt").is_file():
+        pytest.skip(f"THUCNews data not found under {root} (set ${DATA_DIR_ENV})")
+    return root
+
+
+@pytest.fixture(scope="session")
+def thucnews_dir(shared_data: Path) -> Path:
+    return shared_data / "thucnews"
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
