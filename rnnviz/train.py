@@ -1,0 +1,321 @@
+"""The training loop: Adam, gradient-norm clipping, warm-up + cosine LR, length bucketing,
+early stopping on the dev set, callbacks for progress and Stop.
+
+Everything here runs off the UI thread; it never touches Streamlit.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnviz.callbacks import TrainerCallback, TrainerControl, TrainerState
+from rnnviz.errors import RnnVizError
+from rnnviz.metrics import EvalReport, classification_report
+from rnnviz.models import ModelConfig, build_model, count_parameters
+from rnnviz.text import PAD_ID, Tokenizer, Vocab, make_tokenizer
+
+
+class LabelledTexts(Protocol):
+    texts: list[str]
+    labels: list[int]
+    classes: list[str]
+
+
+@dataclass
+class TrainConfig:
+    """How a model is trained; saved in the checkpoint beside the model config."""
+
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip_norm: float = 5.0  # gradient-norm clipping threshold (0 = off)
+    warmup_steps: int = 100
+    schedule: str = "cosine"  # cosine | constant
+    label_smoothing: float = 0.0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | mps
+    patience: int = 3  # evaluations without dev improvement before stopping (0 = never)
+    eval_every: int = 0  # steps between dev evaluations (0 = once per epoch)
+    max_steps: int = 0  # 0 = epochs * steps per epoch
+    time_budget_s: float = 0.0  # 0 = no limit; else stop (keeping the best) after this long
+    max_train_len: int = 64  # tokens kept per training text (titles are ~20 characters)
+    min_freq: int = 1
+    max_vocab: int = 0  # 0 = no cap
+    bucket: bool = True  # batch texts of similar length together: less padding, faster
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Batch:
+    ids: torch.Tensor  # (B, T) long
+    lengths: torch.Tensor  # (B,) long, on CPU (pack_padded_sequence wants it there)
+    labels: torch.Tensor  # (B,) long
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(self.ids.to(device), self.lengths, self.labels.to(device))
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module  # best weights, eval mode, on CPU
+    config: ModelConfig
+    train_config: TrainConfig
+    vocab: Vocab
+    classes: list[str]
+    dev_report: EvalReport | None
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    device: str = "cpu"
+    state: TrainerState | None = None
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto: CUDA, then Apple MPS, then CPU. A forced device that is absent is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RnnVizError("device 'cuda' was asked for but no CUDA GPU is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RnnVizError("device 'mps' was asked for but Apple MPS is not available")
+    if name not in ("cpu", "cuda", "mps"):
+        raise RnnVizError(f"unknown device {name!r} (auto, cpu, cuda or mps)")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def encode_corpus(texts: Sequence[str], tokenizer: Tokenizer, vocab: Vocab, max_len: int) -> list[list[int]]:
+    """Ids per text, cut to ``max_len``; a text with no tokens becomes one <UNK> (never empty)."""
+    out = []
+    for text in texts:
+        ids = vocab.encode(tokenizer(text)[:max_len])
+        out.append(ids or [vocab.id("<UNK>")])
+    return out
+
+
+def make_batches(
+    encoded: Sequence[list[int]], labels: Sequence[int], batch_size: int, *,
+    shuffle: bool, bucket: bool, rng: np.random.Generator | None = None,
+) -> list[Batch]:
+    """Batches padded with <PAD> to their own longest text.
+
+    Bucketing sorts texts by length within pools of 50 batches, then shuffles the batches, so
+    each batch has little padding but the order stays random.
+    """
+    idx = np.arange(len(encoded))
+    if shuffle:
+        assert rng is not None
+        rng.shuffle(idx)
+    if bucket:
+        pool = batch_size * 50
+        idx = np.concatenate([
+            sorted(idx[i:i + pool], key=lambda j: len(encoded[j])) for i in range(0, len(idx), pool)
+        ]) if len(idx) else idx
+    chunks = [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+    if shuffle:
+        order = rng.permutation(len(chunks))
+        chunks = [chunks[i] for i in order]
+    batches = []
+    for chunk in chunks:
+        lengths = [len(encoded[j]) for j in chunk]
+        ids = torch.full((len(chunk), max(lengths)), PAD_ID, dtype=torch.long)
+        for row, j in enumerate(chunk):
+            ids[row, : lengths[row]] = torch.tensor(encoded[j], dtype=torch.long)
+        batches.append(Batch(ids, torch.tensor(lengths), torch.tensor([labels[j] for j in chunk])))
+    return batches
+
+
+@torch.inference_mode()
+def evaluate_batches(
+    model: nn.Module, batches: Sequence[Batch], classes: list[str], device: torch.device,
+) -> EvalReport:
+    """Loss, accuracy, per-class scores and the confusion matrix over ``batches``."""
+    start = time.perf_counter()
+    was_training = model.training
+    model.eval()
+    total_loss, y_true, y_pred = 0.0, [], []
+    for batch in batches:
+        b = batch.to(device)
+        logits = model(b.ids, b.lengths)
+        total_loss += nn.functional.cross_entropy(logits, b.labels, reduction="sum").item()
+        y_true.append(batch.labels.numpy())
+        y_pred.append(logits.argmax(-1).cpu().numpy())
+    model.train(was_training)
+    n = sum(len(y) for y in y_true)
+    if n == 0:
+        raise RnnVizError("nothing to evaluate: the dataset is empty")
+    return classification_report(
+        np.concatenate(y_true), np.concatenate(y_pred), classes,
+        loss=total_loss / n, seconds=time.perf_counter() - start,
+    )
+
+
+def _lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def build_vocab(texts: Sequence[str], tokenizer: Tokenizer, min_freq: int, max_vocab: int) -> Vocab:
+    return Vocab.build((tokenizer(t) for t in texts), min_freq=min_freq, max_size=max_vocab or None)
+
+
+def train(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    train_data: LabelledTexts,
+    dev_data: LabelledTexts | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+    control: TrainerControl | None = None,
+) -> TrainResult:
+    """Train a classifier; returns the best-on-dev weights (or the last, without a dev set).
+
+    ``model_config.vocab_size`` and ``num_classes`` are filled in from the data.
+    Setting ``control.should_stop`` (the Stop button) ends the run at the next step and keeps
+    the best checkpoint seen so far.
+    """
+    tc = train_config
+    if len(train_data.texts) == 0:
+        raise RnnVizError("the training set is empty")
+    if dev_data is not None and list(dev_data.classes) != list(train_data.classes):
+        raise RnnVizError("train and dev sets have different class lists")
+    seed_everything(tc.seed)
+    device = resolve_device(tc.device)
+    control = control or TrainerControl()
+    start = time.perf_counter()
+
+    tokenizer = make_tokenizer(model_config.tokenizer)
+    vocab = build_vocab(train_data.texts, tokenizer, tc.min_freq, tc.max_vocab)
+    classes = list(train_data.classes)
+    config = ModelConfig(**{**model_config.to_dict(), "vocab_size": len(vocab), "num_classes": len(classes)})
+    model = build_model(config).to(device)
+
+    rng = np.random.default_rng(tc.seed)
+    train_ids = encode_corpus(train_data.texts, tokenizer, vocab, tc.max_train_len)
+    dev_batches = []
+    if dev_data is not None and len(dev_data.texts):
+        dev_ids = encode_corpus(dev_data.texts, tokenizer, vocab, tc.max_train_len)
+        dev_batches = make_batches(dev_ids, dev_data.labels, 512, shuffle=False, bucket=True)
+
+    steps_per_epoch = math.ceil(len(train_ids) / tc.batch_size)
+    total = tc.max_steps or tc.epochs * steps_per_epoch
+    eval_every = tc.eval_every or steps_per_epoch
+    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: _lr_factor(s, total, min(tc.warmup_steps, total // 5), tc.schedule)
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
+
+    state = TrainerState(total_steps=total, epochs=math.ceil(total / steps_per_epoch), device=str(device))
+    best_state: dict | None = None
+    best_report: EvalReport | None = None
+    evals_since_best = 0
+    window_loss, window_correct, window_n = 0.0, 0, 0
+    for cb in callbacks:
+        cb.on_train_begin(state, control)
+
+    def run_eval() -> None:
+        nonlocal best_state, best_report, evals_since_best, window_loss, window_correct, window_n
+        record = {
+            "step": state.step, "epoch": round(state.epoch, 4), "elapsed_s": round(time.perf_counter() - start, 3),
+            "train_loss": window_loss / max(1, window_n), "train_accuracy": window_correct / max(1, window_n),
+            "lr": optimizer.param_groups[0]["lr"],
+        }
+        window_loss, window_correct, window_n = 0.0, 0, 0
+        if dev_batches:
+            report = evaluate_batches(model, dev_batches, classes, device)
+            record.update(dev_loss=report.loss, dev_accuracy=report.accuracy, dev_macro_f1=report.macro.f1)
+            if report.accuracy > state.best_dev_accuracy:
+                state.best_dev_accuracy, state.best_step = report.accuracy, state.step
+                best_state = copy.deepcopy(model.state_dict())
+                best_report = report
+                evals_since_best = 0
+            else:
+                evals_since_best += 1
+        state.history.append(record)
+        state.last_eval = record
+        if dev_batches:
+            for cb in callbacks:
+                cb.on_evaluate(state, control)
+        if dev_batches and tc.patience and evals_since_best >= tc.patience:
+            control.stop(f"early stopping: no dev improvement in {tc.patience} evaluations")
+
+    model.train()
+    while state.step < total and not control.should_stop:
+        for batch in make_batches(train_ids, train_data.labels, tc.batch_size, shuffle=True,
+                                  bucket=tc.bucket, rng=rng):
+            if state.step >= total or control.should_stop:
+                break
+            b = batch.to(device)
+            logits = model(b.ids, b.lengths)
+            loss = loss_fn(logits, b.labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if tc.clip_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
+            optimizer.step()
+            scheduler.step()
+
+            n = len(batch.labels)
+            window_loss += loss.item() * n
+            window_correct += int((logits.argmax(-1) == b.labels).sum())
+            window_n += n
+            state.step += 1
+            state.epoch = state.step / steps_per_epoch
+            state.elapsed_s = time.perf_counter() - start
+            state.samples_per_s = state.step * tc.batch_size / max(1e-9, state.elapsed_s)
+            state.eta_s = state.elapsed_s / state.step * (total - state.step)
+            state.loss = window_loss / window_n
+            state.train_accuracy = window_correct / window_n
+            for cb in callbacks:
+                cb.on_step_end(state, control)
+            if state.step % eval_every == 0 or state.step == total:
+                run_eval()
+            if tc.time_budget_s and state.elapsed_s > tc.time_budget_s and not control.should_stop:
+                control.stop(f"time budget of {tc.time_budget_s:.0f}s reached")
+    if window_n and (not state.history or state.history[-1]["step"] != state.step):
+        run_eval()  # stopped between evaluations: score what we have before choosing the best
+
+    if control.should_stop:
+        state.stopped_early = state.step < total
+        state.stop_reason = control.reason
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval().cpu()
+    state.elapsed_s = time.perf_counter() - start
+    for cb in callbacks:
+        cb.on_train_end(state, control)
+    return TrainResult(
+        model=model, config=config, train_config=tc, vocab=vocab, classes=classes,
+        dev_report=best_report, history=state.history, seconds=state.elapsed_s,
+        device=str(device), state=state,
+    )
+
+
+__all__ = ["TrainConfig", "TrainResult", "train", "resolve_device", "make_batches",
+           "evaluate_batches", "encode_corpus", "count_parameters"]
