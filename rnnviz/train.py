@@ -21,7 +21,7 @@ from torch import nn
 from rnnviz.callbacks import TrainerCallback, TrainerControl, TrainerState
 from rnnviz.errors import RnnVizError
 from rnnviz.metrics import EvalReport, classification_report
-from rnnviz.models import ModelConfig, build_model, count_parameters
+from rnnviz.models import ModelConfig, bigram_keys_of, build_model, count_parameters
 from rnnviz.text import PAD_ID, Tokenizer, Vocab, make_tokenizer
 
 
@@ -52,6 +52,8 @@ class TrainConfig:
     max_train_len: int = 64  # tokens kept per training text (titles are ~20 characters)
     min_freq: int = 1
     max_vocab: int = 0  # 0 = no cap
+    bigram_min_freq: int = 3  # bigrams rarer than this share the "unknown bigram" vector
+    max_bigrams: int = 0  # 0 = every bigram that passes bigram_min_freq
     bucket: bool = True  # batch texts of similar length together: less padding, faster
 
     def to_dict(self) -> dict:
@@ -212,11 +214,20 @@ def train(
     tokenizer = make_tokenizer(model_config.tokenizer)
     vocab = build_vocab(train_data.texts, tokenizer, tc.min_freq, tc.max_vocab)
     classes = list(train_data.classes)
-    config = ModelConfig(**{**model_config.to_dict(), "vocab_size": len(vocab), "num_classes": len(classes)})
-    model = build_model(config).to(device)
+    train_ids = encode_corpus(train_data.texts, tokenizer, vocab, tc.max_train_len)
+    bigram_keys = None
+    if model_config.bigram_dim:
+        bigram_keys = bigram_keys_of(train_ids, len(vocab), tc.bigram_min_freq, tc.max_bigrams)
+    config = ModelConfig(**{
+        **model_config.to_dict(), "vocab_size": len(vocab), "num_classes": len(classes),
+        "bigram_vocab": 0 if bigram_keys is None else int(bigram_keys.numel()),
+    })
+    model = build_model(config)
+    if bigram_keys is not None and bigram_keys.numel():
+        model.set_bigram_keys(bigram_keys)
+    model = model.to(device)
 
     rng = np.random.default_rng(tc.seed)
-    train_ids = encode_corpus(train_data.texts, tokenizer, vocab, tc.max_train_len)
     dev_batches = []
     if dev_data is not None and len(dev_data.texts):
         dev_ids = encode_corpus(dev_data.texts, tokenizer, vocab, tc.max_train_len)
