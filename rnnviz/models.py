@@ -51,6 +51,18 @@ class ModelConfig:
             if not ok:
                 raise RnnVizError(msg, where=f"config.{field}")
 
+        positive = ("vocab_size", "num_classes", "embed_dim", "hidden_size", "num_layers",
+                    "max_len", "rcnn_proj")
+        for name in (*positive, "bigram_dim", "bigram_vocab"):  # bool is an int: refuse it
+            value = getattr(self, name)
+            need(isinstance(value, int) and not isinstance(value, bool), name,
+                 "must be a positive integer" if name in positive else "must be an integer >= 0")
+        for name in ("dropout", "embed_dropout"):
+            value = getattr(self, name)
+            need(isinstance(value, int | float) and not isinstance(value, bool), name, "must be a number")
+        need(isinstance(self.bidirectional, bool), "bidirectional", "must be true or false")
+        for name in ("model", "cell", "pooling", "tokenizer"):
+            need(isinstance(getattr(self, name), str), name, "must be a string")
         need(self.model in MODELS, "model", f"unknown model {self.model!r} (choose {MODELS})")
         need(self.cell in CELLS, "cell", f"unknown cell {self.cell!r} (choose {CELLS})")
         need(self.pooling in POOLINGS, "pooling", f"unknown pooling {self.pooling!r}")

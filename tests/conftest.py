@@ -23,6 +23,11 @@ def thucnews_dir(shared_data: Path) -> Path:
     return shared_data / "thucnews"
 
 
+# One intra-op thread, like the app (ui/runtime.py): on a busy 2-core machine two threads make
+# tiny forwards ~100x slower while they wait for each other.
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
