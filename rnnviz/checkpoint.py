@@ -128,6 +128,9 @@ class Checkpoint:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            # mkstemp creates 0600; a checkpoint is meant to be shared. (Reading the umask
+            # would mean setting it, a process-wide race in a threaded server.)
+            os.fchmod(fd, 0o644)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()

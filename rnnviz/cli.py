@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnnviz import __version__
 from rnnviz.errors import RnnVizError
-from rnnviz.paths import DATA_DIR_ENV, data_dir
+from rnnviz.paths import DATA_DIR_ENV, data_dir, download_dir
 
 if TYPE_CHECKING:
     from rnnviz.callbacks import TrainerControl
@@ -335,8 +335,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)  # once per process, before any work
-    model_config = ModelConfig(
-        model=args.model, cell=args.cell, tokenizer=args.tokenizer, **_chosen(args, MODEL_OPTIONS)
+    model_config = ModelConfig.for_model(
+        args.model, cell=args.cell, tokenizer=args.tokenizer, **_chosen(args, MODEL_OPTIONS)
     )
     train_config = TrainConfig(device=args.device, **_chosen(args, TRAIN_OPTIONS))
     device = resolve_device(args.device)  # a missing GPU fails now, not after loading data
@@ -513,11 +513,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def default_download_dir() -> Path:
     """$RNNVIZ_DATA_DIR if set, else the user's cache: never the shared data folder."""
-    env = os.environ.get(DATA_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "rnnviz" / "data"
+    return download_dir()
 
 
 def cmd_download(args: argparse.Namespace) -> int:

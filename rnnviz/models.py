@@ -20,6 +20,9 @@ from rnnviz.text import PAD_ID, TOKENIZERS
 MODELS = ("textrnn", "textrcnn")
 CELLS = ("lstm", "gru", "rnn")
 POOLINGS = ("last", "mean", "max", "meanmax")
+# Where a model's shipped settings differ from ModelConfig's defaults (those are TextRNN's):
+# RCNN's max-pool over [left; e; right] already sees every position, one layer suffices.
+MODEL_PRESETS: dict[str, dict[str, object]] = {"textrcnn": {"num_layers": 1}}
 
 
 @dataclass
@@ -32,13 +35,13 @@ class ModelConfig:
     num_classes: int = 10
     embed_dim: int = 128
     hidden_size: int = 128
-    num_layers: int = 2
+    num_layers: int = 2  # TextRCNN's preset is 1 (MODEL_PRESETS)
     bidirectional: bool = True
-    pooling: str = "last"  # TextRNN only; TextRCNN always max-pools
-    dropout: float = 0.3  # between layers and before the classifier
-    embed_dropout: float = 0.1
+    pooling: str = "max"  # TextRNN only; TextRCNN always max-pools
+    dropout: float = 0.5  # between layers and before the classifier
+    embed_dropout: float = 0.2
     rcnn_proj: int = 256  # TextRCNN projection width
-    bigram_dim: int = 0  # >0: each token also gets an embedding of the bigram (x_{t-1}, x_t)
+    bigram_dim: int = 64  # >0: each token also gets an embedding of the bigram (x_{t-1}, x_t)
     bigram_vocab: int = 0  # number of known bigrams (filled in by the trainer from the data)
     tokenizer: str = "char"  # char | word
     max_len: int = 512  # tokens kept at prediction time (longer input is truncated, and says so)
@@ -88,6 +91,11 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def for_model(cls, model: str, **overrides: object) -> ModelConfig:
+        """The shipped defaults for ``model`` (MODEL_PRESETS), then ``overrides``."""
+        return cls(**{"model": model, **MODEL_PRESETS.get(model, {}), **overrides})
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:

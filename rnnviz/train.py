@@ -35,25 +35,25 @@ class LabelledTexts(Protocol):
 class TrainConfig:
     """How a model is trained; saved in the checkpoint beside the model config."""
 
-    epochs: int = 8
-    batch_size: int = 64
-    lr: float = 2e-3
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 3e-3
     weight_decay: float = 0.0
     clip_norm: float = 5.0  # gradient-norm clipping threshold (0 = off)
     warmup_steps: int = 100
     schedule: str = "cosine"  # cosine | constant
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
-    patience: int = 3  # evaluations without dev improvement before stopping (0 = never)
+    patience: int = 2  # evaluations without dev improvement before stopping (0 = never)
     eval_every: int = 0  # steps between dev evaluations (0 = once per epoch)
     max_steps: int = 0  # 0 = epochs * steps per epoch
     time_budget_s: float = 0.0  # 0 = no limit; else stop (keeping the best) after this long
     max_train_len: int = 64  # tokens kept per training text (titles are ~20 characters)
     min_freq: int = 1
     max_vocab: int = 0  # 0 = no cap
-    bigram_min_freq: int = 3  # bigrams rarer than this share the "unknown bigram" vector
-    max_bigrams: int = 0  # 0 = every bigram that passes bigram_min_freq
+    bigram_min_freq: int = 2  # bigrams rarer than this share the "unknown bigram" vector
+    max_bigrams: int = 20000  # the most frequent; 0 = every bigram passing bigram_min_freq
     bucket: bool = True  # batch texts of similar length together: less padding, faster
 
     def to_dict(self) -> dict:
