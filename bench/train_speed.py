@@ -8,8 +8,9 @@ Runs, in one process on the same data, device and threads:
               characters, no length bucketing, batch 128, Adam lr 1e-3, constant LR, dropout 0.5
               (their fixed pad-to-32 is approximated by padding each batch to its longest
               text, which for a random batch of 128 titles is nearly always ~32);
-  textrnn   - our TextRNN with the project's defaults (ModelConfig/TrainConfig);
-  textrcnn  - our TextRCNN at the shipped size (1-layer BiLSTM, hidden 256, projection 256);
+  textrnn   - our TextRNN with the shipped defaults (ModelConfig/TrainConfig: 2-layer BiLSTM,
+              char + bigram embeddings, max pooling, length bucketing, warm-up + cosine LR);
+  textrcnn  - our TextRCNN with the shipped defaults (ModelConfig.for_model("textrcnn"));
 and prints, for each, the samples/s of the training steps (dev evaluations excluded), the best
 dev accuracy, the step and wall time at which it was reached, and the ratios to the baseline.
 Data: $RNNVIZ_DATA_DIR (or ../shared/data)/thucnews. A benchmark, not a test: never asserts.
@@ -43,7 +44,7 @@ RUNS: dict[str, tuple[dict, dict]] = {
              bucket=False, clip_norm=0.0),
     ),
     "textrnn": (dict(model="textrnn"), {}),
-    "textrcnn": (dict(model="textrcnn", hidden_size=256, num_layers=1, rcnn_proj=256), {}),
+    "textrcnn": (dict(model="textrcnn"), {}),
 }
 
 
@@ -77,7 +78,7 @@ class Outcome:
 
 def run_one(name: str, args: argparse.Namespace, train_set, dev_set) -> Outcome:
     model_kw, train_kw = RUNS[name]
-    model_config = ModelConfig(**model_kw)
+    model_config = ModelConfig.for_model(**model_kw)
     train_config = TrainConfig(**{
         **train_kw, "epochs": args.epochs, "eval_every": args.eval_every, "seed": args.seed,
         "device": args.device, "patience": args.patience,

@@ -1,11 +1,14 @@
-"""Shared fixtures: the data directory (skipped with a reason when absent) and seeding."""
+"""Shared fixtures: the data directory (skipped with a reason when absent), seeding, and one
+torch thread (a module opts in with ``pytestmark = pytest.mark.usefixtures(...)``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import one_torch_thread
 
 from rnnviz.paths import DATA_DIR_ENV, data_dir
 
@@ -31,3 +34,18 @@ torch.set_num_threads(1)
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread_per_module() -> Iterator[None]:
+    """One torch thread while the module runs, the count before it restored after."""
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture
+def one_torch_thread_per_test() -> Iterator[None]:
+    """One torch thread for each test, restored after it: for modules whose code under test
+    may set its own count (the CLI's --threads)."""
+    with one_torch_thread():
+        yield

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import math
-import random
-from collections.abc import Iterator
 
 import pytest
-import torch
+from helpers import keyed_dataset
 
 from rnnviz.callbacks import (
     EventRecorder,
@@ -26,28 +24,10 @@ TINY = ModelConfig(cell="gru", embed_dim=8, hidden_size=8, num_layers=1, dropout
 BATCH = 16
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def synthetic(n: int, seed: int) -> Dataset:
-    """Noise characters with one class key ("甲乙丙") somewhere in each text."""
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for _ in range(n):
-        y = rng.randrange(3)
-        chars = [rng.choice("一二三四五六七八九十") for _ in range(rng.randint(2, 10))]
-        chars.insert(rng.randint(0, len(chars)), "甲乙丙"[y])
-        texts.append("".join(chars))
-        labels.append(y)
-    return Dataset(texts, labels, ["a", "b", "c"], "synthetic")
-
-
-TRAIN, DEV = synthetic(240, 0), synthetic(60, 1)  # 15 steps per epoch at batch 16
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_test")
+# Noise characters with one class key ("甲乙丙") somewhere in each text; 15 steps per epoch at
+# batch 16.
+TRAIN, DEV = keyed_dataset(240, 0, max_noise=10), keyed_dataset(60, 1, max_noise=10)
 
 
 def run(callbacks: list[TrainerCallback], dev: Dataset | None = DEV, **overrides: object):

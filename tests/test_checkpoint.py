@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import safetensors.torch
 import torch
+from helpers import build_with_bigram_keys
 
 from rnnviz.checkpoint import (
     FORMAT,
@@ -24,7 +25,7 @@ from rnnviz.checkpoint import (
 )
 from rnnviz.errors import RnnVizError
 from rnnviz.metrics import EvalReport, classification_report
-from rnnviz.models import ModelConfig, build_model, count_parameters
+from rnnviz.models import ModelConfig, count_parameters
 from rnnviz.text import PAD, UNK, Vocab
 from rnnviz.train import TrainConfig, train
 
@@ -33,14 +34,7 @@ CLASSES = ["finance", "sports", "entertainment"]
 NAME = "student.safetensors"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread, as the app runs: on a busy shared machine two threads make each of
-    these tiny forward/backward passes ~100x slower (threads waiting on a busy core)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
 
 def _checkpoint(**overrides) -> Checkpoint:
@@ -48,10 +42,7 @@ def _checkpoint(**overrides) -> Checkpoint:
     settings = dict(vocab_size=len(vocab), num_classes=len(CLASSES), embed_dim=8, hidden_size=6,
                     num_layers=2, rcnn_proj=5, max_len=32)
     config = ModelConfig(**{**settings, **overrides})
-    model = build_model(config).eval()
-    if config.bigram_vocab:
-        keys = torch.randperm(len(vocab) ** 2)[: config.bigram_vocab]
-        model.set_bigram_keys(keys)
+    model = build_with_bigram_keys(config)
     report = classification_report([0, 1, 2, 1], [0, 1, 1, 1], CLASSES, loss=0.7)
     return Checkpoint(
         model=model, config=config, vocab=vocab, classes=list(CLASSES),

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
@@ -35,6 +34,9 @@ TEXT = "湖人队主场击败火箭队，詹姆斯砍下三十分"
 # A small, quick model: ~300 steps on 3,000 titles reach ~55 % dev accuracy (chance: 10 %).
 QUICK = ["--cell", "gru", "--embed", "32", "--hidden", "32", "--layers", "1", "--batch-size", "32",
          "--lr", "5e-3", "--warmup-steps", "20", "--threads", "1"]
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_test")
 
 
 def cli(*args: object, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -59,14 +61,6 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, st
     status = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return status, out, err
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

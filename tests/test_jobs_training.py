@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from helpers import FINANCE_POOL, SPORTS_POOL, pooled_dataset
 
 from rnnviz.checkpoint import load_checkpoint
 from rnnviz.data import Dataset
@@ -30,13 +30,7 @@ from rnnviz.jobs_training import (
 from rnnviz.models import ModelConfig, count_parameters
 from rnnviz.train import TrainConfig
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
 
 class Recorder:
@@ -58,11 +52,7 @@ class Recorder:
 
 def synthetic(n: int = 240, seed: int = 0) -> Dataset:
     """Two classes a tiny model separates: finance words vs sports words."""
-    rng = np.random.default_rng(seed)
-    pools = ["股市基金银行利率上涨", "球队比赛冠军进球主场"]
-    labels = rng.integers(0, 2, n).tolist()
-    texts = ["".join(rng.choice(list(pools[y]), int(rng.integers(6, 12)))) for y in labels]
-    return Dataset(texts, labels, ["finance", "sports"], "synthetic")
+    return pooled_dataset(n, seed, {"finance": FINANCE_POOL, "sports": SPORTS_POOL})
 
 
 def _spec(**kw) -> TrainingSpec:

@@ -23,13 +23,7 @@ from rnnviz.longdep import (
     train_side_by_side,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_test")
 
 
 def test_labels_are_the_first_symbol_and_the_rest_are_distractors() -> None:

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 import torch
+from helpers import build_with_bigram_keys
 
 from rnnviz.errors import RnnVizError
 from rnnviz.models import (
@@ -14,7 +15,6 @@ from rnnviz.models import (
     ModelConfig,
     TextRCNN,
     TextRNN,
-    build_model,
     count_parameters,
     lookup_bigrams,
 )
@@ -24,14 +24,7 @@ LENGTHS = [6, 2, 4, 1]  # unsorted, one full, one single token
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread, as the app runs: on a busy shared machine two threads make each of
-    these tiny forward/backward passes ~100x slower (threads waiting on a busy core)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
 
 def _config(**overrides) -> ModelConfig:
@@ -41,10 +34,7 @@ def _config(**overrides) -> ModelConfig:
 
 
 def _model(**overrides) -> TextRNN | TextRCNN:
-    model = build_model(_config(**overrides))
-    if model.config.bigram_vocab:
-        model.set_bigram_keys(torch.randperm(V * V)[: model.config.bigram_vocab])
-    return model.eval()
+    return build_with_bigram_keys(_config(**overrides))
 
 
 def _batch(pad_with: str = "pad") -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import build_with_bigram_keys
 
 from rnnviz.cells import GATES
 from rnnviz.checkpoint import Checkpoint
@@ -25,14 +26,7 @@ CLASSES = ["finance", "sports", "entertainment"]
 TEXTS = ["今天股市上涨", "中国女排夺冠", "电影明星", "球", "股市今天上涨明星夺冠球赛"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread, as the app runs: on a busy shared machine two threads make each of
-    these tiny forward/backward passes ~100x slower (threads waiting on a busy core)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
 
 def _predictor(max_len: int = 24, **overrides) -> Predictor:
@@ -40,9 +34,7 @@ def _predictor(max_len: int = 24, **overrides) -> Predictor:
     settings = dict(vocab_size=len(vocab), num_classes=len(CLASSES), embed_dim=8, hidden_size=6,
                     num_layers=2, rcnn_proj=5, max_len=max_len)
     config = ModelConfig(**{**settings, **overrides})
-    model = build_model(config)
-    if config.bigram_vocab:
-        model.set_bigram_keys(torch.randperm(len(vocab) ** 2)[: config.bigram_vocab])
+    model = build_with_bigram_keys(config)
     with torch.no_grad():  # larger weights than the default init: gates away from 0.5
         for p in model.parameters():
             p.mul_(3.0)

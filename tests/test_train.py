@@ -3,14 +3,13 @@ weights, batching covers every example once, evaluation matches a per-example co
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import keyed_dataset
 from torch import nn
 
 from rnnviz.callbacks import TrainerCallback, TrainerControl, TrainerState
@@ -28,35 +27,14 @@ from rnnviz.train import (
     train,
 )
 
-KEYS = "甲乙丙"  # the class of a synthetic text is which of these it contains
-NOISE = "一二三四五六七八九十"
 TINY = ModelConfig(cell="gru", embed_dim=16, hidden_size=16, num_layers=1, dropout=0.0,
                    embed_dropout=0.0, rcnn_proj=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Two shared cores: tiny models run fastest single-threaded anyway."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def synthetic(n: int, seed: int) -> Dataset:
-    """Texts of noise characters with one class key at a random place."""
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for _ in range(n):
-        y = rng.randrange(len(KEYS))
-        chars = [rng.choice(NOISE) for _ in range(rng.randint(2, 12))]
-        chars.insert(rng.randint(0, len(chars)), KEYS[y])
-        texts.append("".join(chars))
-        labels.append(y)
-    return Dataset(texts, labels, ["a", "b", "c"], "synthetic")
-
-
-TRAIN, DEV = synthetic(240, 0), synthetic(90, 1)
+# Two shared cores: tiny models run fastest single-threaded anyway.
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_test")
+# Texts of noise characters with one class key (helpers.KEYS) at a random place.
+TRAIN, DEV = keyed_dataset(240, 0, max_noise=12), keyed_dataset(90, 1, max_noise=12)
 
 
 def quick(**overrides: object) -> TrainConfig:

@@ -83,11 +83,17 @@ def test_an_exception_in_the_worker_is_captured_as_error() -> None:
     assert job.error == "longdep.length: length must be at least 2"
 
 
-def test_semaphore_caps_running_jobs_and_queues_the_rest() -> None:
+def _one_slot_taken() -> tuple[JobRunner, Job]:
+    """A one-slot runner and the job holding its slot (running until stopped)."""
     runner = JobRunner(max_running=1, poll_s=0.01)
     started = threading.Event()
     first = runner.start("a", _until_stopped, started)
     assert started.wait(5)
+    return runner, first
+
+
+def test_semaphore_caps_running_jobs_and_queues_the_rest() -> None:
+    runner, first = _one_slot_taken()
     second = runner.start("b", _count_to, 3)
     time.sleep(0.1)  # give the second thread every chance to (wrongly) take a slot
     assert second.status == QUEUED
@@ -110,10 +116,7 @@ def test_slot_is_released_after_an_error() -> None:
 
 
 def test_a_queued_job_can_be_stopped_before_it_starts() -> None:
-    runner = JobRunner(max_running=1, poll_s=0.01)
-    started = threading.Event()
-    first = runner.start("a", _until_stopped, started)
-    assert started.wait(5)
+    runner, first = _one_slot_taken()
     queued = runner.start("b", _count_to, 3)
     queued.stop()
     assert queued.wait(5)

@@ -7,33 +7,14 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-import torch
+from helpers import tiny_checkpoint
 
 import ui.models
-from rnnviz.checkpoint import Checkpoint
 from rnnviz.errors import RnnVizError
-from rnnviz.models import ModelConfig, build_model
 from rnnviz.predict import Predictor
-from rnnviz.text import PAD, UNK, Vocab
 from ui.models import load_shipped, load_uploaded, shipped_models
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread, as the app runs: on a busy shared machine two threads make each of
-    these tiny forward/backward passes ~100x slower (threads waiting on a busy core)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _checkpoint(model: str = "textrnn", seed: int = 0) -> Checkpoint:
-    torch.manual_seed(seed)
-    vocab = Vocab((PAD, UNK, *"股市球赛"))
-    config = ModelConfig(model=model, vocab_size=len(vocab), num_classes=2, embed_dim=4,
-                         hidden_size=3, num_layers=1, rcnn_proj=3)
-    return Checkpoint(build_model(config).eval(), config, vocab, ["finance", "sports"])
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +30,7 @@ def models_dir(tmp_path: Path, monkeypatch) -> Path:
 def test_absent_shipped_model_is_none_until_its_file_appears(models_dir: Path) -> None:
     assert shipped_models() == {}
     assert load_shipped("textrnn") is None
-    path = _checkpoint().save(models_dir / "textrnn.safetensors")
+    path = tiny_checkpoint().save(models_dir / "textrnn.safetensors")
     assert shipped_models() == {"textrnn": path}
     predictor = load_shipped("textrnn")
     assert isinstance(predictor, Predictor) and predictor.name == "textrnn.safetensors"
@@ -57,10 +38,10 @@ def test_absent_shipped_model_is_none_until_its_file_appears(models_dir: Path) -
 
 
 def test_shipped_model_is_loaded_once_and_reloaded_when_replaced(models_dir: Path) -> None:
-    path = _checkpoint("textrcnn", seed=0).save(models_dir / "textrcnn.safetensors")
+    path = tiny_checkpoint("textrcnn", seed=0).save(models_dir / "textrcnn.safetensors")
     first = load_shipped("textrcnn")
     assert load_shipped("textrcnn") is first  # shared, not reloaded
-    _checkpoint("textrcnn", seed=1).save(path)  # retrained: a new file, a new mtime
+    tiny_checkpoint("textrcnn", seed=1).save(path)  # retrained: a new file, a new mtime
     second = load_shipped("textrcnn")
     assert second is not first
     assert second.predict("股市").probabilities != first.predict("股市").probabilities
@@ -73,7 +54,7 @@ def test_unknown_shipped_name_is_refused() -> None:
 
 
 def test_uploads_are_shared_by_content() -> None:
-    a, b = _checkpoint(seed=0).to_bytes(), _checkpoint(seed=1).to_bytes()
+    a, b = tiny_checkpoint(seed=0).to_bytes(), tiny_checkpoint(seed=1).to_bytes()
     first = load_uploaded(a, "mine.safetensors")
     assert first.name == "mine.safetensors"
     assert load_uploaded(bytes(a), "mine.safetensors") is first
@@ -86,5 +67,5 @@ def test_bad_upload_raises_for_the_page_and_is_not_cached() -> None:
     for _ in range(2):
         with pytest.raises(RnnVizError, match="bad.safetensors: this is a text file"):
             load_uploaded(b"hello, not weights\n", "bad.safetensors")
-    assert load_uploaded(_checkpoint().to_bytes(), "good.safetensors").classes == ["finance",
+    assert load_uploaded(tiny_checkpoint().to_bytes(), "good.safetensors").classes == ["finance",
                                                                                     "sports"]

@@ -3,27 +3,12 @@ finished curves and the accuracy-vs-T chart, English switching."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pytest
+from apptest_helpers import APP, chart_specs
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/long_dependency.py"
-
-
-@pytest.fixture
-def at() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
-
-
-def _chart_specs(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
 def test_page_renders_task_examples_and_no_run_yet(at: AppTest) -> None:
@@ -51,7 +36,7 @@ def test_start_runs_a_job_to_done_and_the_curves_and_sweep_render(at: AppTest) -
     assert job.result.steps_done == 50 and job.result.config.length == 10
     at.run()
     assert not at.exception
-    specs = _chart_specs(at)
+    specs = chart_specs(at)
     curves = next(s for s in specs if len(s["data"]) == 6)  # loss + accuracy for 3 models
     assert {t["name"] for t in curves["data"]} == {"RNN", "LSTM", "GRU"}
     assert max(max(t["x"]) for t in curves["data"]) == 50

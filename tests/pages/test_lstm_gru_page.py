@@ -3,39 +3,37 @@ step function's source, parameter counts, the cell path, and the shipped-model b
 
 from __future__ import annotations
 
-import json
-import sys
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from apptest_helpers import (
+    chart_specs,
+    fake_load_shipped,
+    open_page,
+    ship_tiny_textrnn,
+    traced_layers,
+)
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from rnnviz.gating import EXAMPLE_TEXTS
-from rnnviz.trace import trace_module
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/lstm_gru.py"
 
 
-@pytest.fixture
-def at() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
-
-
-def _specs(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-
-
 def _heatmap(at: AppTest) -> dict:
-    return next(s for s in _specs(at) if any(t["type"] == "heatmap" for t in s["data"]))
+    return next(s for s in chart_specs(at) if any(t["type"] == "heatmap" for t in s["data"]))
+
+
+
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AppTest:
+    """The page on its untrained demo network: no shipped models (the shipped-model branch
+    has its own tests below)."""
+    return open_page(PAGE, monkeypatch=monkeypatch, models_dir=tmp_path)
 
 
 def test_defaults_show_cell_gates_source_and_parameter_counts(at: AppTest) -> None:
@@ -72,7 +70,7 @@ def test_gru_units_view_and_sizes(at: AppTest) -> None:
 def test_typed_text_and_gate_bias_change_the_pictures(at: AppTest) -> None:
     at.text_input(key="gates_text").set_value("门控 LSTM").run()
     assert _heatmap(at)["layout"]["xaxis2"]["ticktext"] == list("门控LSTM")
-    path = lambda: next(s for s in _specs(at) if s["layout"]["yaxis"].get("type") == "log")  # noqa: E731
+    path = lambda: next(s for s in chart_specs(at) if s["layout"]["yaxis"].get("type") == "log")  # noqa: E731
     before = np.array(path()["data"][1]["y"])
     at.slider(key="gates_bias").set_value(3.0).run()
     after = np.array(path()["data"][1]["y"])
@@ -87,14 +85,9 @@ def test_shipped_classifier_is_used_when_available(at: AppTest, monkeypatch) -> 
     torch.manual_seed(0)
     lstm = nn.LSTM(5, 7, num_layers=2, batch_first=True, bidirectional=True)
     tokens = list("样例文本")
-    trace = trace_module(lstm, torch.randn(1, len(tokens), 5))
-    layers = [types.SimpleNamespace(layer=t.layer, direction=t.direction, kind=t.kind,
-                                    states={k: v[0].detach().numpy() for k, v in t.states.items()})
-              for t in trace.layers]  # fmt: skip
+    layers = traced_layers(lstm, tokens)
     predictor = types.SimpleNamespace(predict=lambda text: types.SimpleNamespace(tokens=tokens, layers=layers))
-    fake = types.ModuleType("ui.models")
-    fake.load_shipped = lambda name: predictor if name == "textrnn" else None
-    monkeypatch.setitem(sys.modules, "ui.models", fake)
+    fake_load_shipped(monkeypatch, lambda name: predictor if name == "textrnn" else None)
     at.run()
     assert not at.exception
     assert "已训练" in at.success[0].value
@@ -116,22 +109,10 @@ def test_english(at: AppTest) -> None:
     assert any("Key points" in s.value for s in at.subheader)
 
 
-def _ship_tiny_textrnn(directory: Path) -> None:
-    """A real (untrained) TextRNN checkpoint in the shipped format, 2-layer BiLSTM."""
-    from rnnviz.checkpoint import Checkpoint
-    from rnnviz.models import ModelConfig, build_model
-    from rnnviz.text import Vocab
-
-    vocab = Vocab.build([list("".join(EXAMPLE_TEXTS))])
-    config = ModelConfig(vocab_size=len(vocab), num_classes=2, embed_dim=8, hidden_size=6, num_layers=2)
-    Checkpoint(model=build_model(config).eval(), config=config, vocab=vocab,
-               classes=["a", "b"]).save(directory / "textrnn.safetensors")  # fmt: skip
-
-
 def test_with_a_real_shipped_checkpoint(at: AppTest, tmp_path: Path, monkeypatch) -> None:
     import ui.models
 
-    _ship_tiny_textrnn(tmp_path)
+    ship_tiny_textrnn(tmp_path, "".join(EXAMPLE_TEXTS), num_layers=2)  # a 2-layer BiLSTM
     monkeypatch.setattr(ui.models, "MODELS_DIR", tmp_path)
     at.run()
     assert not at.exception

@@ -4,15 +4,15 @@ empty text, and the unit view."""
 
 from __future__ import annotations
 
-import base64
 import json
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
+from apptest_helpers import chart_specs, open_page, plotly_values
+from helpers import FINANCE_POOL, GAME_POOL, SPORTS_POOL, one_torch_thread, pooled_dataset
 from safetensors.torch import save as save_safetensors
 from streamlit.testing.v1 import AppTest
 
@@ -24,24 +24,13 @@ from rnnviz.predict import Predictor
 from rnnviz.report import load_examples
 from rnnviz.train import TrainConfig, train
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/predict.py"
 TEXT = "基金利率上涨，股市大涨"
 
 
-def _values(v: object) -> np.ndarray:
-    """A trace array from the chart JSON (plotly may send base64 typed arrays)."""
-    if isinstance(v, dict) and "bdata" in v:
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
-    return np.array(v, dtype=float)
-
-
 def _synthetic(n: int, seed: int) -> Dataset:
-    rng = np.random.default_rng(seed)
-    pools = ["股市基金银行利率上涨", "球队比赛冠军进球主场", "游戏玩家副本版本上线"]
-    labels = rng.integers(0, 3, n).tolist()
-    texts = ["".join(rng.choice(list(pools[y]), int(rng.integers(6, 12)))) for y in labels]
-    return Dataset(texts, labels, ["stocks", "sports", "game"], "synthetic")
+    pools = {"stocks": FINANCE_POOL, "sports": SPORTS_POOL, "game": GAME_POOL}
+    return pooled_dataset(n, seed, pools)
 
 
 def _train(model: str, cell: str) -> Checkpoint:
@@ -55,49 +44,31 @@ def _train(model: str, cell: str) -> Checkpoint:
 
 @pytest.fixture(scope="module")
 def shipped_dir(tmp_path_factory) -> Path:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("models")
-    _train("textrnn", "lstm").save(folder / "textrnn.safetensors")
-    _train("textrcnn", "gru").save(folder / "textrcnn.safetensors")
-    torch.set_num_threads(before)
+    with one_torch_thread():
+        folder = tmp_path_factory.mktemp("models")
+        _train("textrnn", "lstm").save(folder / "textrnn.safetensors")
+        _train("textrcnn", "gru").save(folder / "textrcnn.safetensors")
     return folder
-
-
-def _open(monkeypatch, models_dir: Path) -> AppTest:
-    import ui.models
-
-    monkeypatch.setattr(ui.models, "MODELS_DIR", models_dir)
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
 
 
 @pytest.fixture
 def at(monkeypatch, shipped_dir: Path) -> AppTest:
-    return _open(monkeypatch, shipped_dir)
-
-
-def _charts(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return open_page(PAGE, monkeypatch=monkeypatch, models_dir=shipped_dir)
 
 
 def _check_prediction(at: AppTest, predictor: Predictor, text: str) -> None:
     want = predictor.predict(text)
     assert not at.exception and not at.error
     assert display_class(want.label, "zh") in at.success[0].value and f"（{want.label}）" in at.success[0].value
-    charts = _charts(at)
+    charts = chart_specs(at)
     bars = next(c for c in charts if c["data"][0]["type"] == "bar")["data"][0]
-    got = dict(zip(bars["y"], _values(bars["x"]), strict=True))
+    got = dict(zip(bars["y"], plotly_values(bars["x"]), strict=True))
     for name, p in want.probabilities.items():
         assert got[display_class(name, "zh")] == pytest.approx(p, abs=1e-6)
     states = next(c for c in charts if c["data"][0]["type"] == "heatmap" and "‖h_t‖" in json.dumps(c, ensure_ascii=False))
     norm = states["data"][-1]
     layer = want.layers[0]  # layer 1, forward: the default choice
-    np.testing.assert_allclose(_values(norm["z"][0]), layer.hidden_norm, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(plotly_values(norm["z"][0]), layer.hidden_norm, rtol=1e-5, atol=1e-6)
     assert states["layout"]["xaxis3"]["ticktext"] == want.tokens
 
 
@@ -125,7 +96,7 @@ def test_example_choice_fills_the_text_and_unit_view(at: AppTest) -> None:
     at.radio(key="predict_view").set_value("unit").run()
     at.number_input(key="predict_unit").set_value(2).run()
     assert not at.exception
-    states = next(c for c in _charts(at) if "‖h_t‖" in json.dumps(c, ensure_ascii=False))
+    states = next(c for c in chart_specs(at) if "‖h_t‖" in json.dumps(c, ensure_ascii=False))
     assert "单元 2" in states["layout"]["title"]["text"]
 
 
@@ -181,7 +152,7 @@ def test_uploads_good_pickle_and_foreign(at: AppTest, shipped_dir: Path) -> None
 
 
 def test_no_shipped_model_yet(monkeypatch, tmp_path: Path) -> None:
-    at = _open(monkeypatch, tmp_path)
+    at = open_page(PAGE, monkeypatch=monkeypatch, models_dir=tmp_path)
     assert "还没有内置模型" in at.info[0].value
     assert at.selectbox(key="predict_model").options == ["上传 .safetensors 模型…"]
     assert at.get("file_uploader") and not at.get("plotly_chart")
@@ -190,7 +161,7 @@ def test_no_shipped_model_yet(monkeypatch, tmp_path: Path) -> None:
 @pytest.mark.skipif(not all((MODELS_DIR / f"{n}.safetensors").is_file() for n in ("textrnn", "textrcnn")),
                     reason="the shipped models are not trained yet")  # fmt: skip
 def test_the_real_shipped_models(monkeypatch) -> None:
-    at = _open(monkeypatch, MODELS_DIR)
+    at = open_page(PAGE, monkeypatch=monkeypatch, models_dir=MODELS_DIR)
     text = "国足主场两球战胜对手，世预赛出线形势明朗"
     at.text_area(key="predict_text").set_value(text).run()
     for label, name in (("Text-RNN（内置）", "textrnn"), ("RCNN（内置）", "textrcnn")):

@@ -3,46 +3,29 @@ THUCNews reports, and the comparison table lists it beside the shipped models.""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
-import torch
+from apptest_helpers import chart_specs, open_page, stop_jobs
+from helpers import tiny_checkpoint
 from streamlit.testing.v1 import AppTest
 
-from rnnviz.checkpoint import Checkpoint
 from rnnviz.metrics import classification_report
-from rnnviz.models import ModelConfig, build_model, count_parameters
-from rnnviz.text import PAD, UNK, Vocab
+from rnnviz.models import count_parameters
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/textrcnn.py"
 
 
-def _open(monkeypatch, models_dir: Path) -> AppTest:
-    import ui.models
-
-    monkeypatch.setattr(ui.models, "MODELS_DIR", models_dir)
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
-
-
 @pytest.fixture
-def at(monkeypatch, tmp_path: Path) -> AppTest:
-    at = _open(monkeypatch, tmp_path)
+def at(monkeypatch, tmp_path: Path) -> Iterator[AppTest]:
+    at = open_page(PAGE, monkeypatch=monkeypatch, models_dir=tmp_path)  # no shipped models
     yield at
-    for job in at.session_state["jobs_registry"].values() if "jobs_registry" in at.session_state else ():
-        job.stop()
-        job.wait(30)
+    stop_jobs(at)
 
 
 def _diagram(at: AppTest) -> dict:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
+    return chart_specs(at)[0]
 
 
 def test_the_rcnn_diagram_follows_the_widgets(at: AppTest) -> None:
@@ -70,7 +53,7 @@ def test_tiny_run_reports_and_joins_the_comparison(at: AppTest, thucnews_dir: Pa
     outcome = job.result
     assert outcome.checkpoint.config.model == "textrcnn" and outcome.checkpoint.config.rcnn_proj == 32
     assert "训练报告" in [h.value for h in at.header]
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    specs = chart_specs(at)
     heat = next(s for s in specs if s["data"][0]["type"] == "heatmap")
     assert heat["data"][0]["text"] == outcome.report.confusion_matrix
     row = at.dataframe[-1].value.iloc[0]
@@ -82,21 +65,17 @@ def test_tiny_run_reports_and_joins_the_comparison(at: AppTest, thucnews_dir: Pa
 
 
 def _shipped(folder: Path, model: str, accuracy_hits: int) -> None:
-    torch.manual_seed(0)
-    vocab = Vocab((PAD, UNK, *"股市球赛"))
-    config = ModelConfig(model=model, vocab_size=len(vocab), num_classes=2, embed_dim=4, hidden_size=3,
-                         num_layers=1, rcnn_proj=3)  # fmt: skip
     y_true = [0, 0, 1, 1]
     y_pred = y_true[:accuracy_hits] + [1 - y for y in y_true[accuracy_hits:]]
     report = classification_report(y_true, y_pred, ["finance", "sports"])
-    Checkpoint(build_model(config).eval(), config, vocab, ["finance", "sports"], metrics=report.to_json(),
-               info={"seconds": 90.0, "device": "cuda", "params": 1234}).save(folder / f"{model}.safetensors")  # fmt: skip
+    info = {"seconds": 90.0, "device": "cuda", "params": 1234}
+    tiny_checkpoint(model, metrics=report.to_json(), info=info).save(folder / f"{model}.safetensors")
 
 
 def test_shipped_models_are_compared_best_first(monkeypatch, tmp_path: Path) -> None:
     _shipped(tmp_path, "textrnn", 3)
     _shipped(tmp_path, "textrcnn", 4)
-    at = _open(monkeypatch, tmp_path)
+    at = open_page(PAGE, monkeypatch=monkeypatch, models_dir=tmp_path)
     table = at.dataframe[-1].value
     assert list(table["模型"]) == ["RCNN（内置）", "Text-RNN（内置）"]
     assert list(table["准确率"]) == [1.0, 0.75] and list(table["训练用时"]) == ["1 分 30 秒"] * 2

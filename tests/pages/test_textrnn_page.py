@@ -4,35 +4,26 @@ uploaded file), and a bad upload is listed line by line."""
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
+from apptest_helpers import chart_specs, open_page, shown_metrics, stop_jobs
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.report import per_class_rows
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/textrnn.py"
 
 
 @pytest.fixture
-def at(monkeypatch, tmp_path: Path) -> AppTest:
-    import ui.models
-
-    monkeypatch.setattr(ui.models, "MODELS_DIR", tmp_path)  # no shipped models: only this session's
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
+def at(monkeypatch, tmp_path: Path) -> Iterator[AppTest]:
+    # No shipped models: only this session's.
+    at = open_page(PAGE, monkeypatch=monkeypatch, models_dir=tmp_path)
     yield at
-    for job in at.session_state["jobs_registry"].values() if "jobs_registry" in at.session_state else ():
-        job.stop()
-        job.wait(30)
+    stop_jobs(at)
 
 
 def tiny(at: AppTest, prefix: str, limit: int = 300, epochs: int = 2) -> None:
@@ -59,20 +50,16 @@ def run_to_end(at: AppTest, prefix: str) -> object:
     return job
 
 
-def _charts(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-
-
 def test_the_diagram_follows_the_widgets(at: AppTest) -> None:
     def rows() -> list[str]:
-        return [t["name"] for t in _charts(at)[0]["data"] if t["name"].startswith("layer")]
+        return [t["name"] for t in chart_specs(at)[0]["data"] if t["name"].startswith("layer")]
 
     assert rows() == ["layer 1 forward"]
     at.slider(key="train_layers").set_value(2).run()
     at.toggle(key="train_bidirectional").set_value(True).run()
     assert rows() == ["layer 1 forward", "layer 1 backward", "layer 2 forward", "layer 2 backward"]
     at.radio(key="train_cell").set_value("gru").run()
-    assert "GRU" in _charts(at)[0]["layout"]["title"]["text"]
+    assert "GRU" in chart_specs(at)[0]["layout"]["title"]["text"]
 
 
 def test_tiny_run_reports_and_feeds_the_predict_page(at: AppTest, thucnews_dir: Path) -> None:
@@ -88,12 +75,12 @@ def test_tiny_run_reports_and_feeds_the_predict_page(at: AppTest, thucnews_dir: 
     want = per_class_rows(outcome.report, "zh")
     assert list(table.iloc[:, 0]) == [r["name"] for r in want] and table.iloc[0, 0] == "财经"
     np.testing.assert_allclose(table.iloc[:10, 3].to_numpy(dtype=float), [r["f1"] for r in want[:10]])
-    confusion = next(c for c in _charts(at) if c["data"][0]["type"] == "heatmap")["data"][0]
+    confusion = next(c for c in chart_specs(at) if c["data"][0]["type"] == "heatmap")["data"][0]
     assert confusion["text"] == outcome.report.confusion_matrix and confusion["x"][7] == "体育"
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = shown_metrics(at)
     assert metrics["验证准确率"] == f"{outcome.report.accuracy:.2%}" and metrics["设备"] == outcome.device
     assert at.get("download_button")
-    curves = next(c for c in _charts(at) if c["data"][0]["type"] == "scatter" and c["data"][0]["name"] == "训练集")
+    curves = next(c for c in chart_specs(at) if c["data"][0]["type"] == "scatter" and c["data"][0]["name"] == "训练集")
     assert curves["data"][1]["x"] == [h["step"] for h in outcome.history]  # dev points, one per evaluation
     # The trained model is offered on the predict page.
     at.switch_page("pages/predict.py").run()
@@ -130,7 +117,7 @@ def test_stop_keeps_the_best_model_and_its_report(at: AppTest) -> None:
     assert 0 < outcome.steps < outcome.total_steps and outcome.checkpoint is not None
     assert any("你按了停止" in i.value for i in at.info)
     assert any(w.value.startswith("已手动停止") for w in at.warning)
-    assert {m.label: m.value for m in at.metric}["验证准确率"] == f"{outcome.report.accuracy:.2%}"
+    assert shown_metrics(at)["验证准确率"] == f"{outcome.report.accuracy:.2%}"
     assert outcome.dev_examples == 300  # no dev file: a tenth of the upload held out
 
 
