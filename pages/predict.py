@@ -96,5 +96,7 @@ st.plotly_chart(token_states_figure(trace, pred.tokens, lang(), unit=None if uni
 st.caption(tr("上：σ 门（0–1）；中：候选、细胞状态 c、隐藏状态 h（有正负）；下：隐藏状态的范数 ‖h_t‖。",
               "Top: σ gates (0–1); middle: candidate, cell state c, hidden state h (signed); bottom: the norm ‖h_t‖."))  # fmt: skip
 
-with st.expander(tr("这个模型在验证集上的表现", "How this model did on its dev set")):
+# A toggle, not an expander: an expander's body (confusion figure included) is built on every
+# rerun even when collapsed, about a quarter of this page's server time per keystroke.
+if st.toggle(tr("显示这个模型在验证集上的表现", "Show how this model did on its dev set"), key="predict_show_report"):
     report_view(as_report(ckpt.metrics), "predict_report", seconds=ckpt.info.get("seconds"), device=ckpt.info.get("device"))

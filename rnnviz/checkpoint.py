@@ -223,6 +223,8 @@ def _split_safetensors(data: bytes, label: str) -> dict:
         header = json.loads(data[8 : 8 + header_len])
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RnnVizError(f"the safetensors header is not valid JSON ({exc})", where=label) from None
+    except RecursionError:
+        raise RnnVizError("the safetensors header is nested too deeply", where=label) from None
     if not isinstance(header, dict):
         raise RnnVizError("the safetensors header is not a JSON object", where=label)
     body = len(data) - 8 - header_len
@@ -230,7 +232,12 @@ def _split_safetensors(data: bytes, label: str) -> dict:
     for key, entry in header.items():
         if key == "__metadata__":
             continue
-        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not (isinstance(entry, dict) and isinstance(entry.get("dtype"), str)
+                and isinstance(shape, list)
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
+            raise RnnVizError(f"tensor {key} has no valid dtype and shape in the header", where=label)
+        offsets = entry.get("data_offsets")
         if not (isinstance(offsets, list) and len(offsets) == 2
                 and all(isinstance(o, int) for o in offsets)):
             raise RnnVizError(f"tensor {key} has no valid data_offsets in the header", where=label)
@@ -292,6 +299,8 @@ def _json_field(metadata: dict[str, str], key: str, label: str) -> Any:
     except json.JSONDecodeError as exc:
         raise RnnVizError(f"metadata field {key!r} is not valid JSON ({exc.msg} at char "
                           f"{exc.pos})", where=label) from None
+    except RecursionError:
+        raise RnnVizError(f"metadata field {key!r} is nested too deeply", where=label) from None
 
 
 def _parse_metadata(

@@ -123,6 +123,8 @@ class Vocab:
             itos = json.loads(payload)
         except json.JSONDecodeError as exc:
             raise RnnVizError(f"vocabulary is not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise RnnVizError("vocabulary JSON is nested too deeply") from None
         if not isinstance(itos, list) or not all(isinstance(t, str) for t in itos):
             raise RnnVizError("vocabulary must be a JSON list of strings")
         return cls(tuple(itos))

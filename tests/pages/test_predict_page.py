@@ -81,7 +81,9 @@ def test_each_shipped_model_predicts_and_shows_its_gates(at: AppTest, shipped_di
     _check_prediction(at, predictor, TEXT)
     layers = at.selectbox(key="predict_layer").options
     assert len(layers) == len(predictor.predict(TEXT).layers) == (4 if name == "textrnn" else 2)
-    # The stored dev report: accuracy and the per-class table with averages.
+    # The stored dev report, on demand: accuracy and the per-class table with averages.
+    assert not at.dataframe
+    at.toggle(key="predict_show_report").set_value(True).run()
     report = predictor.checkpoint.metrics
     assert any(m.value == f"{report['accuracy']:.2%}" for m in at.metric)
     table = at.dataframe[0].value
@@ -148,6 +150,7 @@ def test_uploads_good_pickle_and_foreign(at: AppTest, shipped_dir: Path) -> None
     at.file_uploader(key="predict_upload").set_value(("mine.safetensors", bare, "application/octet-stream")).run()
     at.text_area(key="predict_text").set_value(TEXT).run()
     _check_prediction(at, Predictor.from_bytes(bare, "mine.safetensors"), TEXT)
+    at.toggle(key="predict_show_report").set_value(True).run()
     assert any("没有保存验证集报告" in i.value for i in at.info)
 
 
