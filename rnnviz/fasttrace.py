@@ -34,13 +34,10 @@ from rnnviz.trace import (
     DIRECTIONS,
     LayerTrace,
     ModuleTrace,
-    _check_initial_state,
-    _check_input,
-    _check_lengths,
     _reverse_within_lengths,
     _state_at_last_real_step,
     _step_function,
-    module_kind,
+    prepare_inputs,
 )
 
 # The ATen op behind each module; all take (x, hx, flat weights, has_biases, num_layers,
@@ -83,14 +80,9 @@ def run_native_layers(
 
     Arguments as for ``trace_module``. output and h_n equal the module's; differentiable.
     """
-    kind = module_kind(module)
-    L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
-    W_ref = module.weight_ih_l0
-    x, unbatched = _check_input(module, x, W_ref)
-    B, T, _ = x.shape
-    lengths = _check_lengths(lengths, B, T, x.device)
-    h0_all, c0_all = _check_initial_state(kind, h0, L * D, B, H, unbatched, W_ref)
-    real = None if lengths is None else torch.arange(T, device=x.device) < lengths[:, None]
+    p = prepare_inputs(module, x, lengths, h0)
+    kind, L, D, x, unbatched = p.kind, p.L, p.D, p.x, p.unbatched
+    lengths, h0_all, c0_all, real = p.lengths, p.h0_all, p.c0_all, p.real
     op = _NATIVE[module.nonlinearity if kind == "rnn" else kind]
 
     inputs: list[Tensor] = []

@@ -90,15 +90,9 @@ def trace_module(
     The output keeps x's length T, zeros at padded steps (pad_packed_sequence with
     total_length=T).
     """
-    kind = module_kind(module)
-    L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
-    W_ref = module.weight_ih_l0
-    x, unbatched = _check_input(module, x, W_ref)
-    B, T, _ = x.shape
-    lengths = _check_lengths(lengths, B, T, x.device)
-    h0_all, c0_all = _check_initial_state(kind, h0, L * D, B, H, unbatched, W_ref)
-    # real[b, t]: t is a real token of sequence b (the same in the reversed frame).
-    real = None if lengths is None else torch.arange(T, device=x.device) < lengths[:, None]
+    p = prepare_inputs(module, x, lengths, h0)
+    kind, L, D, x, unbatched = p.kind, p.L, p.D, p.x, p.unbatched
+    lengths, h0_all, c0_all, real = p.lengths, p.h0_all, p.c0_all, p.real
 
     layers: list[LayerTrace] = []
     h_n: list[Tensor] = []
@@ -133,6 +127,38 @@ def trace_module(
     elif not module.batch_first:
         output = output.transpose(0, 1)
     return ModuleTrace(kind=kind, layers=layers, output=output, h_n=h_n_t, c_n=c_n_t)
+
+
+@dataclass
+class PreparedInputs:
+    """A checked call of trace_module / fast_trace_module: sizes, batch-first x, lengths,
+    initial states, and real[b, t] (t is a real token of sequence b, also when reversed)."""
+
+    kind: str
+    L: int
+    D: int
+    H: int
+    x: Tensor  # (B, T, I)
+    unbatched: bool
+    B: int
+    T: int
+    lengths: Tensor | None
+    h0_all: Tensor
+    c0_all: Tensor | None
+    real: Tensor | None
+
+
+def prepare_inputs(module: nn.Module, x: Tensor, lengths: Tensor | None, h0: object) -> PreparedInputs:
+    """Validate the arguments both trace paths take, with the same errors."""
+    kind = module_kind(module)
+    L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
+    W_ref = module.weight_ih_l0
+    x, unbatched = _check_input(module, x, W_ref)
+    B, T, _ = x.shape
+    lengths = _check_lengths(lengths, B, T, x.device)
+    h0_all, c0_all = _check_initial_state(kind, h0, L * D, B, H, unbatched, W_ref)
+    real = None if lengths is None else torch.arange(T, device=x.device) < lengths[:, None]
+    return PreparedInputs(kind, L, D, H, x, unbatched, B, T, lengths, h0_all, c0_all, real)
 
 
 def _run_layer(
