@@ -150,7 +150,11 @@ class ServerWatch:
 
     def _sample(self) -> int:
         rss = 0
-        browser = [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name().lower()]
+        browser = []
+        for p in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # a renderer may exit while we look
+                if "chrom" in p.name().lower():
+                    browser.append(p)
         for side, procs in (("server", self._server_procs()), ("browser", browser)):
             for p in procs:
                 with contextlib.suppress(psutil.Error):  # it may exit between the calls
