@@ -304,7 +304,7 @@ def _split_exists(root: Path, split: str) -> bool:
 def _default_train_dir() -> Path:
     """The data directory, or where ``download`` put the data when that has none."""
     root = data_dir()
-    cache = default_download_dir()
+    cache = download_dir()
     if not _split_exists(root, "train") and _split_exists(cache, "train"):
         return cache
     return root
@@ -511,15 +511,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 # ---- download ------------------------------------------------------------------------------
 
 
-def default_download_dir() -> Path:
-    """$RNNVIZ_DATA_DIR if set, else the user's cache: never the shared data folder."""
-    return download_dir()
-
-
 def cmd_download(args: argparse.Namespace) -> int:
     from rnnviz.download import download_dataset, tqdm_progress
 
-    dest = args.dest if args.dest is not None else default_download_dir()
+    dest = args.dest if args.dest is not None else download_dir()
     progress = tqdm_progress()
     try:
         folder = download_dataset(args.name, dest, base_url=args.source, progress=progress)

@@ -24,6 +24,7 @@ from rnnviz.errors import RnnVizError
 from rnnviz.i18n import pick
 from rnnviz.metrics import EvalReport
 from rnnviz.models import ModelConfig, count_parameters
+from rnnviz.paths import data_dir, download_dir
 from rnnviz.plots.classifier import MAX_CURVE_POINTS, thin
 from rnnviz.predict import Predictor
 from rnnviz.train import TrainConfig, train
@@ -45,10 +46,7 @@ def find_thucnews(roots: Sequence[Path] | None = None) -> Path | None:
     """The first THUCNews folder (train.txt + class.txt) under the data dir or the download
     cache, or None on a fresh machine."""
     if roots is None:
-        from rnnviz.cli import default_download_dir
-        from rnnviz.paths import data_dir
-
-        roots = [data_dir(), default_download_dir()]
+        roots = [data_dir(), download_dir()]
     for root in roots:
         for folder in (Path(root) / "thucnews", Path(root)):
             if (folder / "train.txt").is_file() and (folder / "class.txt").is_file():
@@ -268,7 +266,6 @@ def run_download(job: JobLike, dest: Path | None = None, base_url: str | None = 
                  **overrides: Any) -> Path | None:
     """Fetch THUCNews with progress published as ``files`` {name: (done, total)}; returns the
     folder, or None when stopped (a later run resumes). ``overrides`` go to download_dataset."""
-    from rnnviz.cli import default_download_dir
     from rnnviz.download import download_dataset
 
     files: dict[str, tuple[int, int | None]] = {}
@@ -280,7 +277,7 @@ def run_download(job: JobLike, dest: Path | None = None, base_url: str | None = 
         job.update(files=dict(files), current=name)
 
     try:
-        return download_dataset("thucnews", dest if dest is not None else default_download_dir(),
+        return download_dataset("thucnews", dest if dest is not None else download_dir(),
                                 base_url=base_url, progress=progress, **overrides)  # fmt: skip
     except _StopDownload:
         return None
