@@ -44,17 +44,21 @@ def _cell_frame(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
+def _belt(color: str, state: str, caption: str) -> go.Figure:
+    """A new cell figure with its memory line along the top, from state_{t-1} to state_t."""
+    fig = go.Figure()
+    fig.add_shape(type="line", x0=0, x1=8, y0=4, y1=4, line={"color": color, "width": 6})
+    fig.add_annotation(x=0, y=4.35, text=f"{state}<sub>t−1</sub>", showarrow=False, font={"color": color})
+    fig.add_annotation(x=8, y=4.35, text=f"{state}<sub>t</sub>", showarrow=False, font={"color": color})
+    fig.add_annotation(x=4, y=4.95, showarrow=False, font={"color": color}, text=caption)
+    return fig
+
+
 def lstm_cell_figure(lang: str = "zh") -> go.Figure:
     """The LSTM cell: the cell state c runs along the top like a conveyor belt, touched only by
     an elementwise × f_t (forget) and + i_t ⊙ g_t (write); o_t gates what leaves as h_t."""
-    fig = go.Figure()
-    belt = "#d62728"
-    fig.add_shape(type="line", x0=0, x1=8, y0=4, y1=4, line={"color": belt, "width": 6})
-    fig.add_annotation(x=0, y=4.35, text="c<sub>t−1</sub>", showarrow=False, font={"color": belt})
-    fig.add_annotation(x=8, y=4.35, text="c<sub>t</sub>", showarrow=False, font={"color": belt})
-    fig.add_annotation(x=4, y=4.95, showarrow=False, font={"color": belt},
-                       text=pick(lang, "细胞状态：传送带（只有逐元素 × 和 +）",
-                                 "cell state: a conveyor belt (only elementwise × and +)"))  # fmt: skip
+    fig = _belt("#d62728", "c", pick(lang, "细胞状态：传送带（只有逐元素 × 和 +）",
+                                     "cell state: a conveyor belt (only elementwise × and +)"))  # fmt: skip
     fig.add_shape(type="line", x0=0, x1=1, y0=1, y1=1, line={"color": "#444", "width": 2})
     fig.add_annotation(x=0, y=1.3, text="h<sub>t−1</sub>", showarrow=False)
     fig.add_annotation(x=1, y=-0.2, text="x<sub>t</sub>", showarrow=False)
@@ -90,14 +94,8 @@ def lstm_cell_figure(lang: str = "zh") -> go.Figure:
 
 def gru_cell_figure(lang: str = "zh") -> go.Figure:
     """The GRU cell: h itself is the belt; z_t mixes the old h and the candidate n_t."""
-    fig = go.Figure()
-    belt = "#2ca02c"
-    fig.add_shape(type="line", x0=0, x1=8, y0=4, y1=4, line={"color": belt, "width": 6})
-    fig.add_annotation(x=0, y=4.35, text="h<sub>t−1</sub>", showarrow=False, font={"color": belt})
-    fig.add_annotation(x=8, y=4.35, text="h<sub>t</sub>", showarrow=False, font={"color": belt})
-    fig.add_annotation(x=4, y=4.95, showarrow=False, font={"color": belt},
-                       text=pick(lang, "隐藏状态本身就是传送带：h_t = z_t⊙h_{t−1} + (1−z_t)⊙n_t",
-                                 "the hidden state is the belt: h_t = z_t⊙h_{t−1} + (1−z_t)⊙n_t"))  # fmt: skip
+    fig = _belt("#2ca02c", "h", pick(lang, "隐藏状态本身就是传送带：h_t = z_t⊙h_{t−1} + (1−z_t)⊙n_t",
+                                     "the hidden state is the belt: h_t = z_t⊙h_{t−1} + (1−z_t)⊙n_t"))  # fmt: skip
     fig.add_shape(type="line", x0=0, x1=5.2, y0=1, y1=1, line={"color": "#444", "width": 2})
     fig.add_shape(type="line", x0=1, x1=1, y0=0, y1=1, line={"color": "#444", "width": 2})
     fig.add_annotation(x=0, y=1.3, text="h<sub>t−1</sub>", showarrow=False)
