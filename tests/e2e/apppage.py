@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from appserver import ROOT, AppServer, PageInfo, routed_pages, wait_for_app
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 OUTPUT = ROOT / "test-output"  # gitignored
 SCREENSHOTS = OUTPUT / "screenshots"
@@ -62,9 +63,23 @@ class AppPage:
     def choose(self, label: str, option: str | re.Pattern) -> None:
         """Pick ``option`` in the selectbox labelled ``label``."""
         combo = self.page.get_by_test_id("stSelectbox").filter(has_text=label).first.get_by_role("combobox")
-        combo.focus()
-        combo.press("ArrowDown")  # opens the list (a click on a box far down the page may not)
-        self.page.get_by_role("option", name=option).first.click()
+        wanted = self.page.get_by_role("option", name=option).first
+        for attempt in range(3):
+            # ArrowDown opens the list where a click on a box far down the page may not; if a
+            # rerun redraws the box meanwhile the list never opens, so try again with a click.
+            combo.scroll_into_view_if_needed()
+            if attempt == 0:
+                combo.focus()
+                combo.press("ArrowDown")
+            else:
+                combo.click()
+            try:
+                wanted.wait_for(state="visible", timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                self.page.keyboard.press("Escape")
+                self.wait()
+        wanted.click()
         self.settle()
 
     def upload(self, label: str, path: Path | str) -> None:
