@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
+import classroom_protocol as protocol  # noqa: E402
 import psutil  # noqa: E402
 import torch  # noqa: E402
 from appserver import APP_CONNECTED, APP_IDLE, CHROMIUM, CHROMIUM_ARGS, AppServer, check_chromium  # noqa: E402
@@ -343,19 +344,26 @@ async def trainer(browser, url: str, stop: asyncio.Event, timeout_s: float, tmp:
 
 async def run_phase(browser, url: str, model: ModelChoice, sessions: int, duration_s: float, args: argparse.Namespace,
                     with_trainer: bool, tmp: Path, watch: ServerWatch) -> tuple[PhaseStats, dict]:  # fmt: skip
+    """``browser`` is None for protocol clients (--client protocol)."""
     think_s, timeout_s, render = args.think, args.timeout, args.render_charts
     stats, train_report, stop = PhaseStats(), {}, asyncio.Event()
     watch.reset_peak()  # the whole phase: sessions opening their pages included
     train_task = None
     if with_trainer:
-        train_task = asyncio.create_task(trainer(browser, url, stop, timeout_s, tmp, train_report, render))
+        train = (protocol.trainer(url, TRAIN_PATH, stop, timeout_s, train_report) if browser is None
+                 else trainer(browser, url, stop, timeout_s, tmp, train_report, render))  # fmt: skip
+        train_task = asyncio.create_task(train)
         await asyncio.sleep(5.0)  # let the training job start before the class arrives
     far = time.perf_counter() + 10**6
     start_at, stop_at = [far], [far]
     tasks = []
     for i in range(sessions):
-        tasks.append(asyncio.create_task(
-            student(browser, url, model, i, start_at, stop_at, think_s, timeout_s, stats, render)))
+        if browser is None:
+            one = protocol.student(url, PREDICT_PATH, model.expected, TITLES, i, start_at, stop_at, think_s,
+                                   timeout_s, stats, TARGET_P95_S)  # fmt: skip
+        else:
+            one = student(browser, url, model, i, start_at, stop_at, think_s, timeout_s, stats, render)
+        tasks.append(asyncio.create_task(one))
         await asyncio.sleep(0.1)  # students arrive over a few seconds, not in one instant
     # Start the clock once every session has its page open (or has failed to).
     while len(stats.open_s) + stats.lost < sessions and not all(t.done() for t in tasks):
@@ -377,6 +385,22 @@ async def run_phase(browser, url: str, model: ModelChoice, sessions: int, durati
 # ---- report --------------------------------------------------------------------------------
 
 
+async def warm_up(browser, url: str, timeout_s: float) -> None:
+    """One visit pays the imports; a fresh server's first session also shows "Page not found"
+    on deep links (docs/deploy.md)."""
+    if browser is None:
+        session = protocol.StreamlitSession(url)
+        try:
+            await session.open("", timeout_s)
+        finally:
+            await session.close()
+        return
+    warm = await browser.new_page()
+    await warm.goto(url)
+    await wait_idle(warm, timeout_s)
+    await warm.close()
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -395,23 +419,31 @@ def _row(name: str, sessions: int, s: PhaseStats, peak: int) -> tuple[float, flo
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    check_chromium()
     tmp = Path(tempfile.mkdtemp(prefix="classroom-"))
     model = choose_model(args.model, tmp)
+    if args.client == "protocol" and model.upload is not None:
+        sys.exit("the protocol client cannot upload a checkpoint (--model, or no shipped model): use --client browser")
+    if args.client == "browser":
+        check_chromium()
     server = AppServer(tmp / "server.log")
     server.start()
     watch = ServerWatch(server.pid)
     try:
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            warm = await browser.new_page()  # pays the imports; a fresh server's first session
-            await warm.goto(server.url)  # also shows "Page not found" on deep links (deploy.md)
-            await wait_idle(warm, args.timeout)
-            await warm.close()
+        async with contextlib.AsyncExitStack() as stack:
+            browser = None
+            if args.client == "browser":
+                p = await stack.enter_async_context(async_playwright())
+                browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                stack.push_async_callback(browser.close)
+            await warm_up(browser, server.url, args.timeout)
             print(f"server {server.url} (pid {server.pid}), model: {model.description}", flush=True)
-            charts = "drawn" if args.render_charts else "not drawn by the benchmark's browser (--render-charts)"
-            print(f"think {args.think:.1f} s, timeout {args.timeout:.0f} s, charts {charts}; browser on the same "
-                  f"machine ({psutil.cpu_count()} CPUs)\n", flush=True)  # fmt: skip
+            if browser is None:
+                clients = "websocket protocol clients (bench/st_client.py): nothing rendered on this machine"
+            else:
+                charts = "drawn" if args.render_charts else "not drawn (--render-charts)"
+                clients = f"Chromium contexts on this machine, charts {charts}"
+            print(f"think {args.think:.1f} s, timeout {args.timeout:.0f} s, sessions are {clients} "
+                  f"({psutil.cpu_count()} CPUs)\n", flush=True)  # fmt: skip
             results = {}
             if args.baseline_duration > 0:
                 print(f"baseline: 1 session for {args.baseline_duration:.0f} s ...", flush=True)
@@ -425,7 +457,6 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"class: {args.sessions} sessions{trainer_note} for {args.duration:.0f} s ...", flush=True)
             results["class"] = (args.sessions, *await run_phase(browser, server.url, model, args.sessions,
                                                                 args.duration, args, args.trainer, tmp, watch))  # fmt: skip
-            await browser.close()
     finally:
         server.stop()  # first: whatever failed, never leave the server running
         watch.stop()
@@ -474,6 +505,9 @@ def main() -> None:
     ap.add_argument("--model", help="a checkpoint to upload instead of the shipped model / stand-in")
     ap.add_argument("--no-trainer", dest="trainer", action="store_false", help="no training session")
     ap.add_argument("--verbose", action="store_true", help="list every prediction slower than 1 s, and when")
+    ap.add_argument("--client", choices=["protocol", "browser"], default="protocol",
+                    help="sessions speak the app's websocket protocol (default; nothing rendered here) or are "
+                         "Chromium contexts on this machine (renders, uploads; costs this machine's CPU)")
     ap.add_argument("--render-charts", action="store_true",
                     help="draw the Plotly charts in the benchmark's browser too (students' work, on this machine)")
     ap.add_argument("--also-without-trainer", action="store_true",

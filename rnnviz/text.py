@@ -30,14 +30,17 @@ def normalize(text: str) -> str:
 
     U+FFFD (a character lost in the public THUCNews copy) is kept as an ordinary character.
     """
-    text = unicodedata.normalize("NFKC", text)
+    # Dropped first: a lone surrogate or a control character between a letter and its combining
+    # mark would stop NFKC composing them, and the result would not be normalised.
     # Cc = control, Cf = format (zero-width joiners, BOM, bidi marks), Cs = lone surrogates.
-    kept = [
+    kept = "".join(
         " " if ch in "\t\n\r\x0b\x0c" else ch
         for ch in text
         if ch in "\t\n\r\x0b\x0c" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
-    ]
-    return _SPACES.sub(" ", "".join(kept)).strip().lower()
+    )
+    # Lower-casing can undo a composition (e.g. "İ" -> "i" + combining dot): normalise again.
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", kept).lower())
+    return _SPACES.sub(" ", text).strip()
 
 
 class Tokenizer(Protocol):

@@ -13,6 +13,7 @@ import ast
 import io
 import json
 import math
+import os
 import pickle
 import re
 import struct
@@ -24,7 +25,7 @@ import numpy as np
 import pytest
 import tomllib
 import torch
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from rnnviz import checkpoint as ckpt_module
@@ -39,7 +40,10 @@ from rnnviz.text import PAD, UNK, CharTokenizer, Vocab, WordTokenizer, encode_te
 from rnnviz.trace import trace_module
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = settings(max_examples=40, deadline=None,
+# Derandomized: the same examples on every CI run, so a commit is judged by its own code. A wide
+# random search runs with RNNVIZ_HYPOTHESIS=explore; what it finds becomes an @example.
+EXPLORE = os.environ.get("RNNVIZ_HYPOTHESIS") == "explore"
+FAST = settings(max_examples=1000 if EXPLORE else 40, deadline=None, derandomize=not EXPLORE,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
 
 XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", '"><svg onload=alert(1)>',
@@ -110,6 +114,8 @@ def _utf8(s: str) -> None:
 
 @FAST
 @given(text=ANY_TEXT)
+@example(text="A\ud800\u0301")  # a surrogate between a letter and its accent stopped composition
+@example(text="\u0130")  # "İ".lower() is "i" + combining dot
 def test_normalize_leaves_clean_utf8_text(text: str) -> None:
     out = normalize(text)
     _utf8(out)
@@ -596,4 +602,6 @@ def test_streamlit_config_caps_uploads_and_keeps_protections_on() -> None:
     assert server.get("enableXsrfProtection", True) is True
     assert server.get("enableCORS", True) is True
     assert server.get("fileWatcherType") == "none"
+    # No gc.collect() after every rerun: it held the GIL ~150 ms per keystroke, all sessions waiting.
+    assert config.get("runner", {}).get("postScriptGC") is False
     assert client.get("showErrorDetails", "full") in ("type", "none", False)  # no tracebacks shown

@@ -8,9 +8,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from rnnviz.i18n import pick
+from rnnviz.plots.style import base_layout
 
 FWD_COLOR, BWD_COLOR = "#1f77b4", "#ff7f0e"
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+_LAYOUT = base_layout(top=50)
 
 
 def bidirectional_diagram(tokens: Sequence[str], lang: str = "zh", max_tokens: int = 24,

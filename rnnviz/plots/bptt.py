@@ -10,10 +10,11 @@ from plotly.subplots import make_subplots
 
 from rnnviz.bptt import GradientCheck
 from rnnviz.i18n import pick
+from rnnviz.plots.style import base_layout
 
 CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
 CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 40, "b": 10}}
+_LAYOUT = base_layout(top=40)
 
 
 def check_table(rows: Sequence[GradientCheck], tolerance: float, lang: str = "zh") -> list[dict]:

@@ -17,8 +17,9 @@ from rnnviz.gating import SIGMOID_GATES
 from rnnviz.i18n import pick
 from rnnviz.metrics import EvalReport
 from rnnviz.models import ModelConfig
+from rnnviz.plots.style import base_layout
 
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+_LAYOUT = base_layout(top=50)
 _COLORS = {"token": "#e9ecef", "embed": "#8ecae6", "forward": "#ffb703", "backward": "#fb8500",
            "proj": "#b5e48c", "pool": "#cdb4db", "fc": "#90be6d", "out": "#f4a261"}  # fmt: skip
 SAMPLE_TOKENS = ("央", "行", "降", "息")  # what the diagrams feed in: a 4-character title

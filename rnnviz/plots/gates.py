@@ -11,8 +11,9 @@ from plotly.subplots import make_subplots
 from rnnviz.cells import GATES, gate_label
 from rnnviz.gating import SIGMOID_GATES, GateView, unit_means
 from rnnviz.i18n import pick
+from rnnviz.plots.style import base_layout
 
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+_LAYOUT = base_layout(top=50)
 _GATE_FILL = {"sigma": "#fde2b3", "tanh": "#cfe3f7", "op": "#ffffff"}
 
 

@@ -10,10 +10,11 @@ from plotly.subplots import make_subplots
 
 from rnnviz.gradients import ClipRun, activation_derivative, clip_geometry, power_curve
 from rnnviz.i18n import pick
+from rnnviz.plots.style import base_layout
 
 ACT_COLORS = {"tanh": "#1f77b4", "sigmoid": "#ff7f0e", "relu": "#2ca02c"}
 CLIP_COLORS = {"none": "#d62728", "norm": "#1f77b4", "value": "#9467bd"}
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 40, "b": 10}}
+_LAYOUT = base_layout(top=40)
 _LOG_Y = {"type": "log", "exponentformat": "power"}  # 10^-12, not SI prefixes like "1p"
 
 

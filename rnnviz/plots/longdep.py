@@ -10,9 +10,10 @@ from plotly.subplots import make_subplots
 
 from rnnviz.i18n import pick
 from rnnviz.longdep import KIND_NAMES, downsample_indices, moving_average
+from rnnviz.plots.style import base_layout
 
 KIND_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+_LAYOUT = base_layout(top=50)
 
 
 def curves_figure(

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from rnnviz.errors import RnnVizError
 from rnnviz.i18n import pick
+from rnnviz.plots.style import LIGHT
 
 WEIGHTS = ("U", "W", "V")
 MAX_UNROLL = 10
@@ -117,7 +118,7 @@ def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go
         data=traces,
         layout={
             "annotations": notes, "shapes": [loop], "height": 330, "showlegend": False,
-            "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "template": "plotly_white",
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "template": LIGHT,
             "dragmode": False,
             "xaxis": {"visible": False, "range": [-0.6, x0 + _DX * T + 0.6]},
             "yaxis": {"visible": False, "range": [-0.45, 2.45]},
@@ -149,7 +150,7 @@ def hidden_heatmap(
             line={"color": "#111", "width": 3},
         )  # fmt: skip
     fig.update_layout(
-        height=60 + 34 * H, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white",
+        height=60 + 34 * H, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template=LIGHT,
         xaxis={"title": pick(lang, "时刻 t（字符）", "time step t (character)"), "side": "bottom"},
         yaxis={"autorange": "reversed"},
     )  # fmt: skip
