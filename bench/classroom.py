@@ -1,38 +1,43 @@
 """Benchmark: a class on one server — N students predicting while one trains.
 
     python bench/classroom.py [--sessions 30] [--duration 60] [--baseline-duration 20] [--think 5]
-                              [--model PATH] [--no-trainer] [--also-without-trainer]
-                              [--render-charts] [--verbose]
+                              [--client protocol|browser] [--model PATH] [--no-trainer]
+                              [--also-without-trainer] [--render-charts] [--verbose]
 
 Starts the app as a class would (`streamlit run app.py` on 127.0.0.1, torch 1 thread, see
-docs/deploy.md) and drives real sessions over its websocket with one headless Chromium (Debian's
-/usr/bin/chromium), one browser context per student:
+docs/deploy.md) and drives sessions over its websocket:
 
   baseline   - 1 session predicting alone for --baseline-duration seconds;
   class      - one session trains a Text-RNN on the training page (quick mode, H = E = 32, run
                restarted if it finishes) while --sessions sessions predict for --duration s;
   class-idle - (with --also-without-trainer) the same class with nobody training.
 
-A predicting session opens the predict page, then loops: type a unique news title, press
-Ctrl+Enter, wait until the page shows the label and that text's tokens, think --think seconds
-(default 5; typing a title with a pinyin input method and reading the answer takes a student
-longer, so this is a busy class). Each session's first title comes at a random moment within
-its first think, not all in one instant. Latency = from the key press to the label and tokens
-on screen: websocket, script rerun, prediction with trace, render. The model is --model, else
-the shipped Text-RNN, else a random stand-in of the shipped size (2-layer BiLSTM, E = H = 128,
-~5000 characters) that every session uploads (the app keeps one copy per content hash).
+Sessions (--client): "protocol" (default) speaks Streamlit's websocket protocol
+(bench/st_client.py, bench/classroom_protocol.py): the messages a browser tab sends, with no
+rendering on this machine, so the figures are the server's. "browser" uses one headless
+Chromium (Debian's /usr/bin/chromium), one context per student; it can upload a checkpoint
+(--model, or a stand-in when no model is shipped) and a training file, and it measures typing
+to the answer on screen, but thirty renderers take the server's cores.
+
+A predicting session opens the predict page, then loops: type a unique news title, submit,
+wait until the label and that text's tokens have arrived (protocol) or are on screen
+(browser), think --think seconds (default 5; typing a title with a pinyin input method and
+reading the answer takes a student longer, so this is a busy class). Each session's first
+title comes at a random moment within its first think, not all in one instant. The model is
+the shipped Text-RNN (protocol), or --model / the shipped model / a random stand-in of the
+shipped size that every browser session uploads (the app keeps one copy per content hash).
 
 Prints, per phase: predictions, latency p50/p95/max, errors (exception boxes, timeouts, lost
 sessions), the server's peak RSS (psutil, children included), the time sessions took to open
 the page, predictions/s and the cores the server and the browser kept busy; the ratios to the
 baseline; then the targets (no errors, p95 < 1 s, peak < 2 GB).
 
-The browser runs on the server's machine, while in a class each student's browser renders on
-the student's own computer: by default the benchmark's browser does not draw the Plotly charts
-(it blocks the chart component's script; the server still builds and sends every figure);
---render-charts draws them too (everything on one machine, the most pessimistic case). Other
-work on the machine inflates every figure: the load average is printed. A benchmark, not a
-test: it never asserts. It only ever targets 127.0.0.1.
+With --client browser the browser runs on the server's machine, while in a class each
+student's browser renders on the student's own computer: by default it does not draw the
+Plotly charts (it blocks the chart component's script; the server still builds and sends
+every figure); --render-charts draws them too (the most pessimistic case). Other work on the
+machine inflates every figure: the load average is printed. A benchmark, not a test: it never
+asserts. It only ever targets 127.0.0.1.
 """
 
 from __future__ import annotations

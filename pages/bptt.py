@@ -1,7 +1,6 @@
 """Lesson 3: backpropagation through time — derivation, hand-written check, truncation."""
 
 import inspect
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -20,6 +19,7 @@ from rnnviz.bptt import (
 from rnnviz.plots.bptt import check_table, contributions_figure, grad_norm_figure
 from rnnviz.unrolled import ACTIVATIONS
 from ui.lang import lang, tr
+from ui.lesson import lesson_end
 
 TOLERANCE = 1e-10
 CHECK_T = 12  # sequence length of the hand-vs-autograd check
@@ -125,9 +125,8 @@ def truncation() -> None:
 
 truncation()
 
-st.subheader(tr("要点", "Key points"))
-st.markdown(
-    tr(
+lesson_end(
+    (
         "1. ∂L/∂V 只用当前时刻：$\\sum_t (\\hat y_t - y_t) h_t^\\top$。\n"
         "2. ∂L/∂W、∂L/∂U 要沿时间回溯：$\\delta_t = f'(a_t) \\odot (V^\\top(\\hat y_t - y_t) + W^\\top \\delta_{t+1})$。\n"
         "3. 手写 BPTT 与 autograd 在 float64 下一致（差异 < 1e-10）。\n"
@@ -137,9 +136,8 @@ st.markdown(
         "3. Hand-written BPTT and autograd agree in float64 (difference < 1e-10).\n"
         "4. A plain RNN's gradient decays exponentially with distance; the gates of LSTM/GRU carry it "
         "further. Truncated BPTT saves compute but gives up dependencies longer than k steps.",
-    )
+    ),
+    "pages/long_dependency.py",
+    ("长期依赖", "long-term dependency"),
+    "⏳",
 )
-if (Path(__file__).parent / "long_dependency.py").exists():
-    st.page_link("pages/long_dependency.py", label=tr("下一页：长期依赖 →", "Next: long-term dependency →"), icon="⏳")
-else:
-    st.caption(tr("下一页：长期依赖（即将上线）", "Next: long-term dependency (coming soon)"))

@@ -1,6 +1,5 @@
 """Lesson 4: long-term dependency, live — RNN, LSTM and GRU learn to remember the first symbol."""
 
-from pathlib import Path
 
 import streamlit as st
 
@@ -8,6 +7,7 @@ from rnnviz.longdep import FirstSymbolTask, LongDepConfig, summary_rows, train_s
 from rnnviz.plots.longdep import curves_figure, length_sweep_figure
 from ui.jobs import DONE, ERROR, Job, get_job, live_view, start_job, status_message, stop_job
 from ui.lang import lang, tr
+from ui.lesson import lesson_end
 
 JOB_KEY = "longdep_job"
 TIME_BUDGET_S = 20.0  # a safety net: the default run takes well under this on one core
@@ -119,9 +119,8 @@ st.markdown(
         "initialisation makes it *easy to learn*.",
     )
 )
-st.subheader(tr("要点", "Key points"))
-st.markdown(
-    tr(
+lesson_end(
+    (
         "1. 长期依赖 = 答案依赖很久以前的输入；普通 RNN 的梯度沿时间连乘而消失，学不会。\n"
         "2. 同样的数据、同样的步数：T 小时三者都行，T 变长后 RNN 停在随机水平，LSTM 与 GRU 仍能学会。\n"
         "3. 关键是门控带来的加法路径（$\\partial c_t/\\partial c_{t-1}=f_t$），以及让门一开始就敞开的初始化。",
@@ -131,7 +130,8 @@ st.markdown(
         "LSTM and GRU still learn.\n"
         "3. What makes the difference: the additive path the gates open ($\\partial c_t/\\partial c_{t-1}=f_t$), "
         "and an initialisation that starts the gates open.",
-    )
+    ),
+    "pages/lstm_gru.py",
+    ("LSTM 与 GRU", "LSTM & GRU"),
+    "🚪",
 )
-if (Path(__file__).parent / "lstm_gru.py").exists():
-    st.page_link("pages/lstm_gru.py", label=tr("下一页：LSTM 与 GRU →", "Next: LSTM & GRU →"), icon="🚪")

@@ -6,6 +6,7 @@ from rnnviz.errors import RnnVizError
 from rnnviz.plots.structure import MAX_UNROLL, WEIGHTS, hidden_heatmap, rnn_diagram
 from rnnviz.unrolled import ACTIVATIONS, demo_rnn, embed_text, run_rnn, step_latex, step_terms
 from ui.lang import lang, tr
+from ui.lesson import lesson_end
 
 st.title(tr("RNN 结构：一个循环，按时间展开", "RNN structure: one loop, unrolled in time"))
 
@@ -112,9 +113,8 @@ bad.warning(
     )
 )
 
-st.subheader(tr("要点", "Key points"))
-st.markdown(
-    tr(
+lesson_end(
+    (
         "1. RNN 用隐藏状态 $h_t = f(U x_t + W h_{t-1} + b)$ 把过去压缩进一个向量。\n"
         "2. 展开后是一个很深的前馈网络，但每一层共享同一组 $U, W, V$。\n"
         "3. 同一个字在不同位置得到不同的 $h_t$：因为 $h_{t-1}$ 不同——这就是「记忆」。",
@@ -122,6 +122,8 @@ st.markdown(
         "2. Unrolled, it is a deep feed-forward net whose layers all share $U, W, V$.\n"
         "3. The same character at different positions gets a different $h_t$ because $h_{t-1}$ "
         "differs — that is the memory.",
-    )
+    ),
+    "pages/gradients.py",
+    ("梯度消失与爆炸", "vanishing & exploding gradients"),
+    "📉",
 )
-st.page_link("pages/gradients.py", label=tr("下一页：梯度消失与爆炸 →", "Next: vanishing & exploding gradients →"), icon="📉")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from rnnviz.checkpoint import Checkpoint
 from rnnviz.data import THUCNEWS_CLASSES, Dataset, LoadReport, load_dataset_bytes, load_split
 from rnnviz.errors import RnnVizError
 from rnnviz.i18n import pick
+from rnnviz.jobs_process import JobLike, run_in_subprocess
 from rnnviz.metrics import EvalReport
 from rnnviz.models import ModelConfig, count_parameters
 from rnnviz.paths import data_dir, download_dir
@@ -31,12 +32,6 @@ from rnnviz.train import TrainConfig, train
 
 STOPPED_BY_USER = "stopped by user"
 MIN_DEV_EXAMPLES = 200
-
-
-class JobLike(Protocol):
-    def update(self, **fields: Any) -> None: ...
-
-    def should_stop(self) -> bool: ...
 
 
 # ---- data ----------------------------------------------------------------------------------
@@ -247,6 +242,22 @@ def run_training(job: JobLike, spec: TrainingSpec) -> TrainingOutcome:
     )
 
 
+def train_in_subprocess(job: JobLike, spec: TrainingSpec) -> TrainingOutcome:
+    """``run_training`` in a child process (rnnviz.jobs_process): the server's other sessions
+    keep the interpreter while it trains. The model comes back as its checkpoint bytes and is
+    loaded here by the same checked loader as any checkpoint file."""
+    outcome: TrainingOutcome = run_in_subprocess(job, _train_for_parent, spec)
+    if outcome.checkpoint_bytes:
+        outcome.predictor = Predictor.from_bytes(outcome.checkpoint_bytes, name=outcome.name)
+        outcome.checkpoint = outcome.predictor.checkpoint
+    return outcome
+
+
+def _train_for_parent(job: JobLike, spec: TrainingSpec) -> TrainingOutcome:
+    # The bytes carry the model across; a Predictor (a lock, a live module) does not pickle.
+    return replace(run_training(job, spec), checkpoint=None, predictor=None)
+
+
 def describe_config(config: ModelConfig, lang: str = "zh") -> str:
     """A short name for a run: "Text-RNN · 双向 LSTM 1×64 · 字"."""
     model = "Text-RNN" if config.model == "textrnn" else "RCNN"
@@ -285,4 +296,4 @@ def run_download(job: JobLike, dest: Path | None = None, base_url: str | None = 
 
 __all__ = ["JobProgress", "TrainingOutcome", "TrainingSpec", "Upload", "check_trainable",
            "describe_config", "find_thucnews", "parse_upload", "plan_eval_every", "run_download",
-           "run_training", "sample", "split_dev"]
+           "run_training", "sample", "split_dev", "train_in_subprocess"]

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 
 _lock = threading.Lock()
 _done = False
 
+# Imported once, before any session's script runs them. Two sessions' threads importing a big
+# package for the first time at once can see it half-initialised (Python breaks an import-lock
+# cycle by handing out the partial module): plotly's lazy `pandas` import failed that way under
+# bench/classroom.py ("partially initialized module 'pandas' has no attribute 'Series'").
+PRELOAD = (
+    "torch", "numpy", "pandas", "pyarrow", "plotly.graph_objects", "plotly.subplots", "plotly.io",
+    "rnnviz.predict", "rnnviz.train", "rnnviz.jobs_training", "rnnviz.plots.classifier",
+)  # fmt: skip
+
 
 def configure_process_once() -> None:
-    """Cap torch's intra-op threads once: threads x concurrent jobs must not exceed the cores.
+    """Preload the heavy modules and cap torch's intra-op threads, once per process.
 
-    RNNVIZ_TORCH_THREADS overrides; the default leaves the machine's cores to be shared by
-    concurrent student sessions instead of one forward pass grabbing them all.
+    RNNVIZ_TORCH_THREADS overrides the thread count; the default (1) leaves the machine's cores
+    to be shared by concurrent student sessions instead of one forward pass grabbing them all.
+    Other sessions' first runs wait on the lock until this is done.
     """
     global _done
     with _lock:
         if _done:
             return
+        for name in PRELOAD:
+            importlib.import_module(name)
         import torch
 
         threads = int(os.environ.get("RNNVIZ_TORCH_THREADS", "1"))

@@ -25,7 +25,7 @@ from rnnviz.jobs_training import (
     find_thucnews,
     parse_upload,
     run_download,
-    run_training,
+    train_in_subprocess,
 )
 from rnnviz.metrics import EvalReport, format_report
 from rnnviz.models import POOLINGS, ModelConfig
@@ -183,7 +183,7 @@ def training_section(prefix: str, config: ModelConfig) -> None:
             spec.folder = data[1]
         else:
             spec.train_data, spec.dev_data = data[1].train, data[1].dev
-        job = start_job(key, run_training, spec)
+        job = start_job(key, train_in_subprocess, spec)  # off the server's GIL
     if data is None and not busy:
         st.caption(tr("先选好数据。", "Choose the data first."))
     if job is not None and not job.finished and b2.button(tr("停止（保留最好的模型）", "Stop (keep the best model)"), key=f"{prefix}_stop"):

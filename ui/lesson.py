@@ -1,0 +1,26 @@
+"""How every lesson page ends: its key points, then the link to the next page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.lang import tr
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lesson_end(points: tuple[str, str], next_page: str, next_title: tuple[str, str], icon: str) -> None:
+    """The "key points" list (Chinese, English markdown) and a link to ``next_page`` (a path
+    like "pages/bptt.py", titled (Chinese, English)); a caption while that page is not written."""
+    st.subheader(tr("要点", "Key points"))
+    st.markdown(tr(*points))
+    zh, en = next_title
+    if (ROOT / next_page).is_file():
+        st.page_link(next_page, label=tr(f"下一页：{zh} →", f"Next: {en} →"), icon=icon)
+    else:
+        st.caption(tr(f"下一页：{zh}（即将上线）", f"Next: {en} (coming soon)"))
+
+
+__all__ = ["lesson_end"]
