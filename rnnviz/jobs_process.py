@@ -50,9 +50,12 @@ class ChildJob:
         return self._stop.is_set() or os.getppid() != self._parent_pid
 
 
-def _child(target: Callable[..., Any], args: tuple, events: Any, stop: Any, parent_pid: int, threads: int) -> None:
+def _child(target: Callable[..., Any], args: tuple, events: Any, stop: Any, parent_pid: int, threads: int,
+           nice: int) -> None:  # fmt: skip
     import torch
 
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)  # background work: when the cores are short, students' predictions go first
     torch.set_num_threads(threads)
     try:
         result = target(ChildJob(events, stop, parent_pid), *args)
@@ -65,17 +68,21 @@ def _child(target: Callable[..., Any], args: tuple, events: Any, stop: Any, pare
 
 
 def run_in_subprocess(job: JobLike, target: Callable[..., Any], *args: Any, threads: int | None = None,
-                      poll_s: float = 0.1) -> Any:  # fmt: skip
+                      nice: int | None = None, poll_s: float = 0.1) -> Any:  # fmt: skip
     """``target(child_job, *args)`` in a child process; its return value, or its error raised
     here (an RnnVizError stays one). ``target`` must be a module-level function.
 
     ``threads``: torch threads in the child (default $RNNVIZ_TORCH_THREADS, else 1).
+    ``nice``: how much lower the child's CPU priority is (default $RNNVIZ_TRAIN_NICE, else 10;
+    0 keeps the server's): a busy machine serves the pages first and trains with what is left.
     """
     if threads is None:
         threads = max(1, int(os.environ.get("RNNVIZ_TORCH_THREADS", "1")))
+    if nice is None:
+        nice = max(0, int(os.environ.get("RNNVIZ_TRAIN_NICE", "10")))
     ctx = mp.get_context("spawn")
     events, stop = ctx.Queue(), ctx.Event()
-    proc = ctx.Process(target=_child, args=(target, args, events, stop, os.getpid(), threads), daemon=True)
+    proc = ctx.Process(target=_child, args=(target, args, events, stop, os.getpid(), threads, nice), daemon=True)
     proc.start()
     try:
         while True:

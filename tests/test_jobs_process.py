@@ -53,6 +53,10 @@ def torch_threads(job) -> int:
     return torch.get_num_threads()
 
 
+def niceness(job) -> int:
+    return os.nice(0)
+
+
 def test_updates_arrive_in_order_from_another_process_and_the_result_returns() -> None:
     job = Recorder()
     assert run_in_subprocess(job, count_to, 4) == 10
@@ -81,6 +85,12 @@ def test_a_child_that_dies_is_reported_not_waited_for() -> None:
 def test_the_child_uses_the_threads_asked_for() -> None:
     assert run_in_subprocess(Recorder(), torch_threads, threads=2) == 2
     assert run_in_subprocess(Recorder(), torch_threads, threads=1) == 1
+
+
+def test_the_child_runs_at_a_lower_cpu_priority_than_the_server() -> None:
+    here = os.nice(0)
+    assert run_in_subprocess(Recorder(), niceness, nice=10) == min(19, here + 10)
+    assert run_in_subprocess(Recorder(), niceness, nice=0) == here
 
 
 def test_training_in_a_child_process_matches_training_here() -> None:
