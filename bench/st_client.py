@@ -73,6 +73,7 @@ class StreamlitSession:
         self.exceptions: list[str] = []
         self._cached: set[str] = set()
         self._drawn: set[tuple[int, ...]] = set()  # delta paths the current script run drew
+        self._fragments: dict[tuple[int, ...], str] = {}  # delta path -> fragment id
         self._ws: Any = None
         self._reader: asyncio.Task | None = None
         self._timers: dict[str, asyncio.Task] = {}  # fragment id -> its auto-rerun loop
@@ -145,13 +146,22 @@ class StreamlitSession:
 
     # -- runs ------------------------------------------------------------------------------
 
-    async def rerun(self, *, trigger: WidgetState | None = None, timeout_s: float = 30.0) -> Run:
-        """Run the page with the widgets' values (and ``trigger``); return once it has finished."""
-        run = await self._send(trigger=trigger)
+    async def rerun(self, *, trigger: WidgetState | None = None, fragment_id: str = "",
+                    timeout_s: float = 30.0) -> Run:  # fmt: skip
+        """Run the page (or only the fragment ``fragment_id``, as a browser does when a widget
+        inside one changes) with the widgets' values and ``trigger``; return once it finished."""
+        run = await self._send(trigger=trigger, fragment_id=fragment_id, waited=True)
         await self.wait(run, timeout_s)
         return run
 
-    async def _send(self, *, trigger: WidgetState | None = None, fragment_id: str = "") -> Run:
+    def fragment_of(self, widget_id: str) -> str:
+        """The fragment a widget is drawn in ("" when it is not in one)."""
+        for path, element in self.page.items():
+            if getattr(body(element), "id", None) == widget_id:
+                return self._fragments.get(path, "")
+        raise LookupError(f"no widget {widget_id!r} on the page")
+
+    async def _send(self, *, trigger: WidgetState | None = None, fragment_id: str = "", waited: bool = False) -> Run:
         async with self._lock:
             if self.closed:
                 raise SessionLost("the websocket is closed")
@@ -166,8 +176,9 @@ class StreamlitSession:
                 state.widget_states.widgets.append(trigger)
             state.cached_message_hashes.extend(self._cached)
             run = Run(started=time.perf_counter(), fragment_id=fragment_id)
-            if not fragment_id:  # a timed fragment run is not one the caller waits for
+            if waited:  # a timed fragment run is not one the caller waits for
                 self._run = run
+            if not fragment_id:
                 for task in self._timers.values():  # the full run registers them anew
                     task.cancel()
                 self._timers.clear()
@@ -211,6 +222,7 @@ class StreamlitSession:
             element = msg.delta.new_element
             path = tuple(msg.metadata.delta_path)
             self.page[path] = element
+            self._fragments[path] = msg.delta.fragment_id
             self._drawn.add(path)
             if kind(element) == "exception":
                 self.exceptions.append(element.exception.message)
@@ -223,11 +235,14 @@ class StreamlitSession:
                 task = self._timers.pop(fragment_id, None)
                 if task is not None:
                     task.cancel()
-        elif what == "script_finished" and run is not None and msg.script_finished not in (
-                FINISHED_FOR_RERUN, FRAGMENT_FINISHED):  # fmt: skip
+        elif what == "script_finished" and run is not None and msg.script_finished != FINISHED_FOR_RERUN:
+            if (msg.script_finished == FRAGMENT_FINISHED) != bool(run.fragment_id):
+                return  # a timed fragment run ended during a full run, or the other way round
             run.status = msg.script_finished
             run.finished_at = now
             run.finished.set()
+            if run.fragment_id:
+                return
             # A full run redraws the whole page: what it did not draw is gone (as the browser
             # clears stale elements). A fragment run redraws only its fragment.
             self.page = {path: e for path, e in self.page.items() if path in self._drawn}

@@ -5,6 +5,7 @@ import streamlit as st
 from rnnviz.data import display_class
 from rnnviz.errors import RnnVizError
 from rnnviz.plots.classifier import probability_figure, token_states_figure
+from rnnviz.predict import Prediction
 from rnnviz.report import as_report, importance_html, load_examples
 from ui.lang import lang, tr
 from ui.models import load_uploaded
@@ -79,22 +80,29 @@ left.caption(tr("重要性 = 梯度 × 输入（对预测类别的 logit），�
 right.plotly_chart(probability_figure(pred.probabilities, pred.label, lang()), width="stretch", key="predict_probs")
 
 # -- inside the network
-st.header(tr("逐词元的门控与状态", "Gates and states, token by token"))
-index = st.selectbox(tr("层 / 方向", "Layer / direction"), range(len(pred.layers)), key="predict_layer",
-                     format_func=lambda i: tr(f"第 {pred.layers[i].layer + 1} 层 · {'正向' if pred.layers[i].direction == 'forward' else '反向'}",
-                                              f"layer {pred.layers[i].layer + 1} · {pred.layers[i].direction}"))  # fmt: skip
-trace = pred.layers[index]
-c2, c3 = st.columns(2)
-H = next(iter(trace.states.values())).shape[1]
-view = c2.radio(tr("视图", "View"), ["mean", "unit"], horizontal=True, key="predict_view",
-                format_func=lambda v: tr("所有单元平均", "mean over units") if v == "mean" else tr("单个单元", "one unit"))  # fmt: skip
-unit = None
-if view == "unit":
-    unit = c3.number_input(tr(f"单元（0–{H - 1}）", f"unit (0–{H - 1})"), 0, H - 1, 0, key="predict_unit")
-st.plotly_chart(token_states_figure(trace, pred.tokens, lang(), unit=None if unit is None else int(unit)),
-                width="stretch", key="predict_states")  # fmt: skip
-st.caption(tr("上：σ 门（0–1）；中：候选、细胞状态 c、隐藏状态 h（有正负）；下：隐藏状态的范数 ‖h_t‖。",
-              "Top: σ gates (0–1); middle: candidate, cell state c, hidden state h (signed); bottom: the norm ‖h_t‖."))  # fmt: skip
+# A fragment: choosing another layer, view or unit reruns this panel only, not the model, the
+# prediction and the answer above it (tests/e2e/test_protocol_client.py checks it).
+@st.fragment
+def inside_the_network(pred: Prediction) -> None:
+    st.header(tr("逐词元的门控与状态", "Gates and states, token by token"))
+    index = st.selectbox(tr("层 / 方向", "Layer / direction"), range(len(pred.layers)), key="predict_layer",
+                         format_func=lambda i: tr(f"第 {pred.layers[i].layer + 1} 层 · {'正向' if pred.layers[i].direction == 'forward' else '反向'}",
+                                                  f"layer {pred.layers[i].layer + 1} · {pred.layers[i].direction}"))  # fmt: skip
+    trace = pred.layers[index]
+    c2, c3 = st.columns(2)
+    H = next(iter(trace.states.values())).shape[1]
+    view = c2.radio(tr("视图", "View"), ["mean", "unit"], horizontal=True, key="predict_view",
+                    format_func=lambda v: tr("所有单元平均", "mean over units") if v == "mean" else tr("单个单元", "one unit"))  # fmt: skip
+    unit = None
+    if view == "unit":
+        unit = c3.number_input(tr(f"单元（0–{H - 1}）", f"unit (0–{H - 1})"), 0, H - 1, 0, key="predict_unit")
+    st.plotly_chart(token_states_figure(trace, pred.tokens, lang(), unit=None if unit is None else int(unit)),
+                    width="stretch", key="predict_states")  # fmt: skip
+    st.caption(tr("上：σ 门（0–1）；中：候选、细胞状态 c、隐藏状态 h（有正负）；下：隐藏状态的范数 ‖h_t‖。",
+                  "Top: σ gates (0–1); middle: candidate, cell state c, hidden state h (signed); bottom: the norm ‖h_t‖."))  # fmt: skip
+
+
+inside_the_network(pred)
 
 # A toggle, not an expander: an expander's body (confusion figure included) is built on every
 # rerun even when collapsed, about a quarter of this page's server time per keystroke.

@@ -7,6 +7,7 @@ with the widgets they set taking effect, or the latencies it reports would time 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -77,3 +78,28 @@ def test_protocol_session_widgets_take_effect_and_stale_elements_go(warm_server:
     assert before == TEXT_LABEL
     assert after == "Or type a Chinese news title"
     assert not chinese_left  # the Chinese widget of the first run is no longer on the page
+
+
+def test_choosing_a_layer_reruns_only_the_gate_panel(warm_server: AppServer) -> None:
+    """The predict page's gate panel is a fragment: another layer redraws it, not the answer."""
+
+    async def choose_layer() -> tuple[object, object, str]:
+        session = StreamlitSession(warm_server.url)
+        try:
+            await session.open("predict-and-gates", 60)
+            session.set_string(session.widget("text_area", TEXT_LABEL), SENTENCE)
+            full = await session.rerun(timeout_s=60)
+            layer = session.widget("selectbox", "层 / 方向")
+            fragment = session.fragment_of(layer)
+            session.set_string(layer, "第 2 层 · 正向")  # a selectbox sends its shown option
+            part = await session.rerun(fragment_id=fragment, timeout_s=60)
+            return full, part, fragment
+        finally:
+            await session.close()
+
+    full, part, fragment = run_async(choose_layer)
+    assert fragment
+    assert full.first(lambda e: kind(e) == "alert") is not None
+    assert part.first(lambda e: kind(e) == "alert") is None  # the answer was not recomputed
+    chart = part.first(lambda e: kind(e) == "plotly_chart")
+    assert chart is not None and "第 2 层 · 正向" in json.loads(chart[1].plotly_chart.spec)["layout"]["title"]["text"]
