@@ -246,6 +246,7 @@ def train_in_subprocess(job: JobLike, spec: TrainingSpec) -> TrainingOutcome:
     """``run_training`` in a child process (rnnviz.jobs_process): the server's other sessions
     keep the interpreter while it trains. The model comes back as its checkpoint bytes and is
     loaded here by the same checked loader as any checkpoint file."""
+    job.update(phase="starting")  # a fresh interpreter imports torch first: a few seconds
     outcome: TrainingOutcome = run_in_subprocess(job, _train_for_parent, spec)
     if outcome.checkpoint_bytes:
         outcome.predictor = Predictor.from_bytes(outcome.checkpoint_bytes, name=outcome.name)

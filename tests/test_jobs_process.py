@@ -101,6 +101,7 @@ def test_training_in_a_child_process_matches_training_here() -> None:
     assert [h["dev_loss"] for h in there.history] == pytest.approx([h["dev_loss"] for h in here.history], rel=1e-5)
     assert there.steps == here.steps and there.report.accuracy == pytest.approx(here.report.accuracy)
     assert [u["progress"]["step"] for u in job.updates if "progress" in u][-1] == there.steps
+    assert job.updates[0] == {"phase": "starting"}  # shown while the child imports torch
     text = "基金利率上涨"
     np.testing.assert_allclose(
         [there.predictor.predict(text).probabilities[c] for c in there.checkpoint.classes],

@@ -204,6 +204,8 @@ def _draw_training(prefix: str, job: Job) -> None:
     _status(job)
     snap = job.snapshot()
     p = snap.get("progress")
+    if snap.get("phase") == "starting" and p is None:
+        st.caption(tr("正在启动训练进程…", "Starting the training process…"))
     if snap.get("phase") == "loading" and p is None:
         st.caption(tr("正在读取数据…", "Reading the data…"))
     if not p:
