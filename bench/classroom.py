@@ -64,6 +64,7 @@ import psutil  # noqa: E402
 import torch  # noqa: E402
 from appserver import APP_CONNECTED, APP_IDLE, CHROMIUM, CHROMIUM_ARGS, AppServer, check_chromium  # noqa: E402
 from playwright.async_api import Page, async_playwright  # noqa: E402
+from st_client import StreamlitSession  # noqa: E402
 
 from rnnviz.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from rnnviz.models import ModelConfig, build_model  # noqa: E402
@@ -394,7 +395,7 @@ async def warm_up(browser, url: str, timeout_s: float) -> None:
     """One visit pays the imports; a fresh server's first session also shows "Page not found"
     on deep links (docs/deploy.md)."""
     if browser is None:
-        session = protocol.StreamlitSession(url)
+        session = StreamlitSession(url)
         try:
             await session.open("", timeout_s)
         finally:

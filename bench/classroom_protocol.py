@@ -10,7 +10,9 @@ do what a browser tab sends, with none of its rendering cost on this machine.
 from __future__ import annotations
 
 import asyncio
+import html
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,12 +33,9 @@ def _answer_arrived(expected_tokens: str) -> Callable[[Any], bool]:
     return match
 
 
-def span_text(html: str) -> str:
+def span_text(markup: str) -> str:
     """The text of rnnviz.report.importance_html's spans, unescaped as the browser shows it."""
-    import html as html_lib
-    import re
-
-    return "".join(html_lib.unescape(t) for t in re.findall(r"<span[^>]*>(.*?)</span>", html, flags=re.S))
+    return "".join(html.unescape(t) for t in re.findall(r"<span[^>]*>(.*?)</span>", markup, flags=re.S))
 
 
 async def student(url: str, page_path: str, expected: Callable[[str], str], titles: list[str], index: int,
