@@ -2,8 +2,9 @@
 
 A job function takes a ``job`` first: anything with ``update(**fields)`` (publish progress:
 put new objects in, never mutate what was published) and ``should_stop() -> bool`` (the Stop
-button, or the page going away). ``ui.jobs`` runs them on a worker thread; tests call them
-directly with a small recorder.
+button, or the page going away). ``ui.jobs`` runs them on a worker thread; a training run goes
+on from there into a child process (``train_in_subprocess``, rnnviz/jobs_process.py) so that
+it does not share the server's interpreter. Tests call them directly with a small recorder.
 """
 
 from __future__ import annotations

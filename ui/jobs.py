@@ -6,7 +6,8 @@ fragment that reruns every second (``live_view``); the Stop button sets the even
 never calls ``st.*``. One process-wide ``JobRunner`` (built in ``st.cache_resource``) caps how
 many jobs run at once with a ``BoundedSemaphore``; the others wait as "queued". A job whose
 page stopped beating its heartbeat (the tab was closed) stops itself, so an abandoned session
-never holds a slot.
+never holds a slot. A CPU-heavy job (training) hands its work on to a child process from the
+worker thread (rnnviz/jobs_process.py) and relays its progress and Stop.
 
 Worker side::
 
