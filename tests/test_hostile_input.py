@@ -602,6 +602,6 @@ def test_streamlit_config_caps_uploads_and_keeps_protections_on() -> None:
     assert server.get("enableXsrfProtection", True) is True
     assert server.get("enableCORS", True) is True
     assert server.get("fileWatcherType") == "none"
-    # No gc.collect() after every rerun: it held the GIL ~150 ms per keystroke, all sessions waiting.
+    # No gc.collect() after every rerun: it held the GIL ~180 ms per keystroke, all sessions waiting.
     assert config.get("runner", {}).get("postScriptGC") is False
     assert client.get("showErrorDetails", "full") in ("type", "none", False)  # no tracebacks shown
