@@ -8,8 +8,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 # plotly_white's layout part only. Naming the template ("plotly_white") makes plotly copy and
-# validate the whole template, defaults for every trace type included, into each figure: ~9 ms
-# a figure, three times what its layout part costs. Every figure here sets its own colours.
+# validate the whole template, defaults for every trace type included, into each figure: the
+# predict page's two figures took 1.8x as long (bench/figure_cost.py). Every figure here sets
+# its own colours.
 LIGHT = go.layout.Template(layout=pio.templates["plotly_white"].layout)
 
 
