@@ -1,6 +1,5 @@
 """Lesson 6: bidirectional RNN — one pass each way, concatenated at every position."""
 
-
 import streamlit as st
 
 from rnnviz import gating as gt

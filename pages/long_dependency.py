@@ -1,6 +1,5 @@
 """Lesson 4: long-term dependency, live — RNN, LSTM and GRU learn to remember the first symbol."""
 
-
 import streamlit as st
 
 from rnnviz.longdep import FirstSymbolTask, LongDepConfig, summary_rows, train_side_by_side

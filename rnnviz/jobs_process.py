@@ -1,9 +1,11 @@
-"""Run a job function in a child process, so that its Python work never holds the server's GIL.
+"""Run a job function in a child process, so that its Python work does not hold the server's GIL.
 
-A training loop over a small model is mostly Python and op dispatch, all under the GIL; in the
-server's process it took half the interpreter from thirty students' predictions
-(bench/classroom.py: p95 0.28 s without a trainer, 2.2 s with one in a thread, at 10
-predictions/s). In its own process it only takes a core.
+A training loop over a small model is mostly Python and op dispatch, all under the GIL: in a
+thread of the server it competes with every student's page for the one interpreter, however
+many cores the machine has. In its own process it competes for a core only, at a lower
+priority. (On the 2-core lab machine at 10 predictions/s that is about even, p95 2.2 s in a
+thread vs 2.0 s in a child, because the one core left is saturated either way; the default
+classroom load is fine with both; bench/classroom.py.)
 
 ``run_in_subprocess(job, target, *args)`` calls ``target(child_job, *args)`` in a spawned
 process (a fresh interpreter: forking a server full of threads is unsafe). ``child_job`` has the
@@ -20,6 +22,8 @@ import os
 import queue
 from collections.abc import Callable
 from typing import Any, Protocol
+
+import torch
 
 from rnnviz.errors import RnnVizError
 
@@ -52,8 +56,6 @@ class ChildJob:
 
 def _child(target: Callable[..., Any], args: tuple, events: Any, stop: Any, parent_pid: int, threads: int,
            nice: int) -> None:  # fmt: skip
-    import torch
-
     if nice and hasattr(os, "nice"):
         os.nice(nice)  # background work: when the cores are short, students' predictions go first
     torch.set_num_threads(threads)
@@ -72,12 +74,13 @@ def run_in_subprocess(job: JobLike, target: Callable[..., Any], *args: Any, thre
     """``target(child_job, *args)`` in a child process; its return value, or its error raised
     here (an RnnVizError stays one). ``target`` must be a module-level function.
 
-    ``threads``: torch threads in the child (default $RNNVIZ_TORCH_THREADS, else 1).
+    ``threads``: torch threads in the child (default: this process's, which the server set
+    from $RNNVIZ_TORCH_THREADS).
     ``nice``: how much lower the child's CPU priority is (default $RNNVIZ_TRAIN_NICE, else 10;
     0 keeps the server's): a busy machine serves the pages first and trains with what is left.
     """
     if threads is None:
-        threads = max(1, int(os.environ.get("RNNVIZ_TORCH_THREADS", "1")))
+        threads = torch.get_num_threads()
     if nice is None:
         nice = max(0, int(os.environ.get("RNNVIZ_TRAIN_NICE", "10")))
     ctx = mp.get_context("spawn")

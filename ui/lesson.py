@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
+from rnnviz.paths import PROJECT_ROOT
 from ui.lang import tr
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def lesson_end(points: tuple[str, str], next_page: str, next_title: tuple[str, str], icon: str) -> None:
@@ -17,7 +14,7 @@ def lesson_end(points: tuple[str, str], next_page: str, next_title: tuple[str, s
     st.subheader(tr("要点", "Key points"))
     st.markdown(tr(*points))
     zh, en = next_title
-    if (ROOT / next_page).is_file():
+    if (PROJECT_ROOT / next_page).is_file():
         st.page_link(next_page, label=tr(f"下一页：{zh} →", f"Next: {en} →"), icon=icon)
     else:
         st.caption(tr(f"下一页：{zh}（即将上线）", f"Next: {en} (coming soon)"))
