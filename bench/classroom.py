@@ -66,10 +66,10 @@ from appserver import APP_CONNECTED, APP_IDLE, CHROMIUM, CHROMIUM_ARGS, AppServe
 from playwright.async_api import Page, async_playwright  # noqa: E402
 from st_client import StreamlitSession  # noqa: E402
 
-from rnnviz.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
-from rnnviz.models import ModelConfig, build_model  # noqa: E402
+from rnnviz.core.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
+from rnnviz.core.models import ModelConfig, build_model  # noqa: E402
+from rnnviz.core.text import PAD, UNK, Vocab, make_tokenizer  # noqa: E402
 from rnnviz.paths import MODELS_DIR  # noqa: E402
-from rnnviz.text import PAD, UNK, Vocab, make_tokenizer  # noqa: E402
 
 TARGET_P95_S = 1.0
 TARGET_PEAK_BYTES = 2 * 2**30
@@ -82,7 +82,7 @@ TITLES = [
     "电影票房突破十亿主演亮相发布会", "网络游戏新版本上线玩家排队", "多地出台政策稳定房地产市场",
     "科学家发现新型材料可提高电池寿命",
 ]  # fmt: skip
-# The coloured token spans the predict page draws (rnnviz.report.importance_html).
+# The coloured token spans the predict page draws (rnnviz.plots.report.importance_html).
 TOKENS_JS = """(expected) => {
   const spans = document.querySelectorAll("[data-testid=stMarkdownContainer] div[style*='line-height'] > span");
   const ok = document.querySelector("[data-testid=stAlertContentSuccess]");

@@ -34,7 +34,7 @@ def _answer_arrived(expected_tokens: str) -> Callable[[Any], bool]:
 
 
 def span_text(markup: str) -> str:
-    """The text of rnnviz.report.importance_html's spans, unescaped as the browser shows it."""
+    """The text of rnnviz.plots.report.importance_html's spans, unescaped as the browser shows it."""
     return "".join(html.unescape(t) for t in re.findall(r"<span[^>]*>(.*?)</span>", markup, flags=re.S))
 
 

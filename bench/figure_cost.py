@@ -26,9 +26,9 @@ import plotly.io as pio  # noqa: E402
 import torch  # noqa: E402
 
 import rnnviz.plots.classifier as classifier  # noqa: E402
+from rnnviz.core.predict import Predictor  # noqa: E402
 from rnnviz.paths import MODELS_DIR  # noqa: E402
 from rnnviz.plots.style import LIGHT  # noqa: E402
-from rnnviz.predict import Predictor  # noqa: E402
 
 
 def median_ms(fn, runs: int) -> float:

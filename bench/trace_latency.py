@@ -10,10 +10,10 @@ embed 128 hidden 128, TextRCNN 1-layer BiLSTM hidden 256 proj 256, vocabulary ~5
   predict   - Predictor.predict(text, with_trace=False): encode + forward + importance;
   +trace    - Predictor.predict(text): the above and every gate of every layer;
   ref+trace - predict without the trace, then trace_module on its embeddings: what +trace cost
-              with the reference trace (the path predict took before rnnviz.fasttrace);
-  trace_ref - rnnviz.trace.trace_module on the embeddings alone (the readable reference, a
+              with the reference trace (the path predict took before rnnviz.core.fasttrace);
+  trace_ref - rnnviz.core.trace.trace_module on the embeddings alone (the readable reference, a
               Python loop over time), in inference_mode;
-  trace_fast- rnnviz.fasttrace.fast_trace_module on the same embeddings (what predict uses);
+  trace_fast- rnnviz.core.fasttrace.fast_trace_module on the same embeddings (what predict uses);
 and prints wall-clock p50 / p95 / mean in ms, the p50 of the thread's CPU time (steadier when
 other processes share the cores), the ratio of each p50 to the baseline's, and a line with the
 speed-up of trace_fast over trace_ref. Target: p95 of +trace < 50 ms for 300 characters on one
@@ -35,13 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from rnnviz.checkpoint import Checkpoint  # noqa: E402
-from rnnviz.fasttrace import fast_trace_module  # noqa: E402
-from rnnviz.models import ModelConfig, build_model, count_parameters  # noqa: E402
+from rnnviz.core.checkpoint import Checkpoint  # noqa: E402
+from rnnviz.core.fasttrace import fast_trace_module  # noqa: E402
+from rnnviz.core.models import ModelConfig, build_model, count_parameters  # noqa: E402
+from rnnviz.core.predict import Predictor  # noqa: E402
+from rnnviz.core.text import PAD, UNK, Vocab, encode_text  # noqa: E402
+from rnnviz.core.trace import trace_module  # noqa: E402
 from rnnviz.paths import MODELS_DIR  # noqa: E402
-from rnnviz.predict import Predictor  # noqa: E402
-from rnnviz.text import PAD, UNK, Vocab, encode_text  # noqa: E402
-from rnnviz.trace import trace_module  # noqa: E402
 
 TARGET_P95_MS = 50.0
 SIZES = {

@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from rnnviz.callbacks import TrainerCallback, TrainerControl, TrainerState  # noqa: E402
-from rnnviz.data import load_split  # noqa: E402
-from rnnviz.models import ModelConfig, count_parameters  # noqa: E402
+from rnnviz.core.callbacks import TrainerCallback, TrainerControl, TrainerState  # noqa: E402
+from rnnviz.core.data import load_split  # noqa: E402
+from rnnviz.core.models import ModelConfig, count_parameters  # noqa: E402
+from rnnviz.core.train import TrainConfig, train  # noqa: E402
 from rnnviz.paths import data_dir  # noqa: E402
-from rnnviz.train import TrainConfig, train  # noqa: E402
 
 # name -> (model settings, training settings); the run-wide flags are added on top.
 RUNS: dict[str, tuple[dict, dict]] = {

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from rnnviz import gating as gt
 from rnnviz.errors import RnnVizError
+from rnnviz.lessons import gating as gt
 from rnnviz.plots import bidirectional as plots
 from ui.lang import lang, tr
 from ui.lesson import lesson_end

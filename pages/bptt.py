@@ -5,7 +5,7 @@ import inspect
 import numpy as np
 import streamlit as st
 
-from rnnviz.bptt import (
+from rnnviz.lessons.bptt import (
     CELL_KINDS,
     bptt_gradients,
     compare_with_autograd,
@@ -16,8 +16,8 @@ from rnnviz.bptt import (
     random_sequence,
     relative_change,
 )
+from rnnviz.lessons.unrolled import ACTIVATIONS
 from rnnviz.plots.bptt import check_table, contributions_figure, grad_norm_figure
-from rnnviz.unrolled import ACTIVATIONS
 from ui.lang import lang, tr
 from ui.lesson import lesson_end
 

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from rnnviz.gradients import (
+from rnnviz.lessons.gradients import (
     ExplodingTask,
     jacobian_norms,
     jacobian_setup,

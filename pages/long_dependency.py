@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from rnnviz.longdep import FirstSymbolTask, LongDepConfig, summary_rows, train_side_by_side
+from rnnviz.lessons.longdep import FirstSymbolTask, LongDepConfig, summary_rows, train_side_by_side
 from rnnviz.plots.longdep import curves_figure, length_sweep_figure
 from ui.jobs import DONE, ERROR, Job, get_job, live_view, start_job, status_message, stop_job
 from ui.lang import lang, tr

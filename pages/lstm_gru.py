@@ -4,10 +4,10 @@ import inspect
 
 import streamlit as st
 
-from rnnviz import cells
-from rnnviz import gating as gt
-from rnnviz.cells import GATES, gate_label
+from rnnviz.core import cells
+from rnnviz.core.cells import GATES, gate_label
 from rnnviz.errors import RnnVizError
+from rnnviz.lessons import gating as gt
 from rnnviz.plots import gates as plots
 from ui.lang import lang, tr
 from ui.lesson import lesson_end
@@ -88,7 +88,7 @@ else:
                              format_func=lambda g: gate_label(kind, g, lang()))
     fig = plots.gate_units_figure(view, gate, lang())
 fig_col.plotly_chart(fig, width="stretch", key="gates_heatmap")
-code_col.caption(tr("画出这些数字的正是这个函数（rnnviz/cells.py）：", "The function that computed these numbers (rnnviz/cells.py):"))
+code_col.caption(tr("画出这些数字的正是这个函数（rnnviz/core/cells.py）：", "The function that computed these numbers (rnnviz/core/cells.py):"))
 code_col.code(inspect.getsource(cells.lstm_step if kind == "lstm" else cells.gru_step), language="python")
 st.dataframe(gt.gate_summary(view, lang()), hide_index=True)
 

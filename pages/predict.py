@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from rnnviz.data import display_class
+from rnnviz.core.data import display_class
+from rnnviz.core.predict import Prediction
 from rnnviz.errors import RnnVizError
 from rnnviz.plots.classifier import probability_figure, token_states_figure
-from rnnviz.predict import Prediction
-from rnnviz.report import as_report, importance_html, load_examples
+from rnnviz.plots.report import as_report, importance_html, load_examples
 from ui.lang import lang, tr
 from ui.models import load_uploaded
 from ui.training import report_view, session_models, shipped_predictors

@@ -3,8 +3,15 @@
 import streamlit as st
 
 from rnnviz.errors import RnnVizError
+from rnnviz.lessons.unrolled import (
+    ACTIVATIONS,
+    demo_rnn,
+    embed_text,
+    run_rnn,
+    step_latex,
+    step_terms,
+)
 from rnnviz.plots.structure import MAX_UNROLL, WEIGHTS, hidden_heatmap, rnn_diagram
-from rnnviz.unrolled import ACTIVATIONS, demo_rnn, embed_text, run_rnn, step_latex, step_terms
 from ui.lang import lang, tr
 from ui.lesson import lesson_end
 

@@ -33,10 +33,10 @@ from rnnviz.errors import RnnVizError
 from rnnviz.paths import DATA_DIR_ENV, data_dir, download_dir
 
 if TYPE_CHECKING:
-    from rnnviz.callbacks import TrainerControl
-    from rnnviz.checkpoint import Checkpoint
-    from rnnviz.data import Dataset
-    from rnnviz.metrics import EvalReport
+    from rnnviz.core.callbacks import TrainerControl
+    from rnnviz.core.checkpoint import Checkpoint
+    from rnnviz.core.data import Dataset
+    from rnnviz.core.metrics import EvalReport
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -63,11 +63,11 @@ class _DataclassDefault:
 
 
 def _model_default(field: str) -> _DataclassDefault:
-    return _DataclassDefault("rnnviz.models", "ModelConfig", field)
+    return _DataclassDefault("rnnviz.core.models", "ModelConfig", field)
 
 
 def _train_default(field: str) -> _DataclassDefault:
-    return _DataclassDefault("rnnviz.train", "TrainConfig", field)
+    return _DataclassDefault("rnnviz.core.train", "TrainConfig", field)
 
 
 def _number(kind: type, low: float, *, strict: bool = False) -> Any:
@@ -326,12 +326,12 @@ def _writable_target(path: Path) -> Path:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from rnnviz.callbacks import PrintProgress, TrainerControl
-    from rnnviz.checkpoint import Checkpoint
-    from rnnviz.data import display_class, load_split
-    from rnnviz.metrics import format_report
-    from rnnviz.models import ModelConfig, count_parameters
-    from rnnviz.train import TrainConfig, resolve_device, train
+    from rnnviz.core.callbacks import PrintProgress, TrainerControl
+    from rnnviz.core.checkpoint import Checkpoint
+    from rnnviz.core.data import display_class, load_split
+    from rnnviz.core.metrics import format_report
+    from rnnviz.core.models import ModelConfig, count_parameters
+    from rnnviz.core.train import TrainConfig, resolve_device, train
 
     if args.threads:
         torch.set_num_threads(args.threads)  # once per process, before any work
@@ -398,7 +398,7 @@ def align_classes(dataset: Dataset, classes: Sequence[str]) -> Dataset:
     Every class the data declares must be one the model knows (a subset is fine: a file
     holding only some classes).
     """
-    from rnnviz.data import Dataset
+    from rnnviz.core.data import Dataset
 
     index = {c: i for i, c in enumerate(classes)}
     unknown = [c for c in dataset.classes if c not in index]
@@ -414,7 +414,7 @@ def align_classes(dataset: Dataset, classes: Sequence[str]) -> Dataset:
 def load_eval_data(path: Path, checkpoint: Checkpoint, classes_file: Path | None) -> Dataset:
     """A labelled file in either format, strictly (a bad line or unknown label is an error),
     with its labels in the checkpoint's class order."""
-    from rnnviz.data import CLASS_FILE, detect_format, load_dataset
+    from rnnviz.core.data import CLASS_FILE, detect_format, load_dataset
 
     fmt = detect_format(path)
     classes: Any = classes_file
@@ -439,8 +439,8 @@ def evaluate_checkpoint(checkpoint: Checkpoint, dataset: Dataset, device: str = 
 
     Texts are read as at prediction time: the first ``config.max_len`` tokens.
     """
-    from rnnviz.text import make_tokenizer
-    from rnnviz.train import encode_corpus, evaluate_batches, make_batches, resolve_device
+    from rnnviz.core.text import make_tokenizer
+    from rnnviz.core.train import encode_corpus, evaluate_batches, make_batches, resolve_device
 
     dev = resolve_device(device)
     config = checkpoint.config
@@ -454,9 +454,9 @@ def evaluate_checkpoint(checkpoint: Checkpoint, dataset: Dataset, device: str = 
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from rnnviz.checkpoint import load_checkpoint
-    from rnnviz.data import display_class
-    from rnnviz.metrics import format_report
+    from rnnviz.core.checkpoint import load_checkpoint
+    from rnnviz.core.data import display_class
+    from rnnviz.core.metrics import format_report
 
     checkpoint = load_checkpoint(args.checkpoint)
     dataset = load_eval_data(args.data, checkpoint, args.classes)
@@ -473,7 +473,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _summary(result: dict, lang: str) -> str:
     """Label, top-3 probabilities, the tokens the model read and a truncation notice."""
-    from rnnviz.data import display_class
+    from rnnviz.core.data import display_class
 
     def named(name: str) -> str:
         shown = display_class(name, lang)
@@ -494,7 +494,7 @@ def _summary(result: dict, lang: str) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from rnnviz.predict import Predictor
+    from rnnviz.core.predict import Predictor
 
     text = " ".join(args.text)
     if text == "-":
@@ -512,7 +512,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from rnnviz.download import download_dataset, tqdm_progress
+    from rnnviz.core.download import download_dataset, tqdm_progress
 
     dest = args.dest if args.dest is not None else download_dir()
     progress = tqdm_progress()

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from rnnviz.checkpoint import Checkpoint
-from rnnviz.data import Dataset
-from rnnviz.models import ModelConfig, TextRCNN, TextRNN, build_model
-from rnnviz.text import PAD, UNK, Vocab
+from rnnviz.core.checkpoint import Checkpoint
+from rnnviz.core.data import Dataset
+from rnnviz.core.models import ModelConfig, TextRCNN, TextRNN, build_model
+from rnnviz.core.text import PAD, UNK, Vocab
 
 KEYS = "甲乙丙"  # the class of a keyed text is which of these it contains
 NOISE = "一二三四五六七八九十"

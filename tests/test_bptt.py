@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz.bptt import (
+from rnnviz.errors import RnnVizError
+from rnnviz.lessons.bptt import (
     PARAM_NAMES,
     RNNParams,
     bptt_gradients,
@@ -19,7 +20,6 @@ from rnnviz.bptt import (
     random_sequence,
     relative_change,
 )
-from rnnviz.errors import RnnVizError
 
 T = 12
 

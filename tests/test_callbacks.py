@@ -8,16 +8,16 @@ import math
 import pytest
 from helpers import keyed_dataset
 
-from rnnviz.callbacks import (
+from rnnviz.core.callbacks import (
     EventRecorder,
     PrintProgress,
     TrainerCallback,
     TrainerControl,
     TrainerState,
 )
-from rnnviz.data import Dataset
-from rnnviz.models import ModelConfig
-from rnnviz.train import TrainConfig, train
+from rnnviz.core.data import Dataset
+from rnnviz.core.models import ModelConfig
+from rnnviz.core.train import TrainConfig, train
 
 TINY = ModelConfig(cell="gru", embed_dim=8, hidden_size=8, num_layers=1, dropout=0.0,
                    embed_dropout=0.0)

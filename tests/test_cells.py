@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnnviz.cells import (
+from rnnviz.core.cells import (
     GATE_LABELS,
     GATES,
     KINDS,

@@ -16,18 +16,18 @@ import safetensors.torch
 import torch
 from helpers import build_with_bigram_keys
 
-from rnnviz.checkpoint import (
+from rnnviz.core.checkpoint import (
     FORMAT,
     FORMAT_VERSION,
     MAX_PREDICT_TOKENS,
     Checkpoint,
     load_checkpoint,
 )
+from rnnviz.core.metrics import EvalReport, classification_report
+from rnnviz.core.models import ModelConfig, count_parameters
+from rnnviz.core.text import PAD, UNK, Vocab
+from rnnviz.core.train import TrainConfig, train
 from rnnviz.errors import RnnVizError
-from rnnviz.metrics import EvalReport, classification_report
-from rnnviz.models import ModelConfig, count_parameters
-from rnnviz.text import PAD, UNK, Vocab
-from rnnviz.train import TrainConfig, train
 
 CHARS = "今天股市上涨球赛冠军电影明星"
 CLASSES = ["finance", "sports", "entertainment"]
@@ -187,7 +187,7 @@ def test_a_failing_write_leaves_the_old_file_intact(tmp_path: Path, monkeypatch)
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("rnnviz.checkpoint.os.fsync", disk_full)
+    monkeypatch.setattr("rnnviz.core.checkpoint.os.fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
         _checkpoint().save(path)
     assert path.read_bytes() == before

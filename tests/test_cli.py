@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz.checkpoint import load_checkpoint
 from rnnviz.cli import MODEL_OPTIONS, TRAIN_OPTIONS, main
-from rnnviz.data import THUCNEWS_CLASSES
-from rnnviz.models import ModelConfig
+from rnnviz.core.checkpoint import load_checkpoint
+from rnnviz.core.data import THUCNEWS_CLASSES
+from rnnviz.core.models import ModelConfig
+from rnnviz.core.predict import Predictor
+from rnnviz.core.train import TrainConfig
 from rnnviz.paths import DATA_DIR_ENV
-from rnnviz.predict import Predictor
-from rnnviz.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = "湖人队主场击败火箭队，詹姆斯砍下三十分"

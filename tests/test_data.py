@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnviz.data import (
+from rnnviz.core.data import (
     CLASS_NAMES_ZH,
     THUCNEWS_CLASSES,
     Dataset,

@@ -13,14 +13,14 @@ from urllib.parse import unquote
 
 import pytest
 
-from rnnviz.data import (
+from rnnviz.core.data import (
     CLASS_NAMES_ZH,
     THUCNEWS_CLASSES,
     display_class,
     load_split,
     verify_checksums,
 )
-from rnnviz.download import (
+from rnnviz.core.download import (
     BASE_URL_ENV,
     DATASETS,
     DEFAULT_BASE_URL,

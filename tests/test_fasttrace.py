@@ -7,10 +7,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnviz.cells import GATES
+from rnnviz.core.cells import GATES
+from rnnviz.core.fasttrace import fast_trace_module, replay_gates, run_native_layers
+from rnnviz.core.trace import LayerTrace, ModuleTrace, module_kind, trace_module
 from rnnviz.errors import RnnVizError
-from rnnviz.fasttrace import fast_trace_module, replay_gates, run_native_layers
-from rnnviz.trace import LayerTrace, ModuleTrace, module_kind, trace_module
 
 I, H = 5, 6  # noqa: E741 (I is the math's name)
 LENGTHS = [7, 3, 5, 1]  # B = 4, T = 7: unsorted, one full, one single token

@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
+from rnnviz.core.trace import trace_module
 from rnnviz.errors import RnnVizError
-from rnnviz.gating import (
+from rnnviz.lessons.gating import (
     FILL_BLANK_EXAMPLES,
     GateView,
     blank_index,
@@ -35,7 +36,6 @@ from rnnviz.gating import (
     views_from_prediction,
     views_from_trace,
 )
-from rnnviz.trace import trace_module
 
 TEXT = "央行宣布下调存款准备金率"
 

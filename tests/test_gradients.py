@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnviz.errors import RnnVizError
-from rnnviz.gradients import (
+from rnnviz.lessons.gradients import (
     TASK_PARAMS,
     ExplodingTask,
     activation_derivative,

@@ -28,16 +28,16 @@ import torch
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from rnnviz import checkpoint as ckpt_module
-from rnnviz.checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, load_checkpoint
-from rnnviz.data import DEFAULT_MAX_UPLOAD_BYTES, load_dataset_bytes
+from rnnviz.core import checkpoint as ckpt_module
+from rnnviz.core.checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, load_checkpoint
+from rnnviz.core.data import DEFAULT_MAX_UPLOAD_BYTES, load_dataset_bytes
+from rnnviz.core.models import ModelConfig, build_model
+from rnnviz.core.predict import Prediction, Predictor
+from rnnviz.core.text import PAD, UNK, CharTokenizer, Vocab, WordTokenizer, encode_text, normalize
+from rnnviz.core.trace import trace_module
 from rnnviz.errors import RnnVizError
-from rnnviz.jobs_training import parse_upload
-from rnnviz.models import ModelConfig, build_model
-from rnnviz.predict import Prediction, Predictor
-from rnnviz.report import escape_token, importance_html
-from rnnviz.text import PAD, UNK, CharTokenizer, Vocab, WordTokenizer, encode_text, normalize
-from rnnviz.trace import trace_module
+from rnnviz.jobs.training import parse_upload
+from rnnviz.plots.report import escape_token, importance_html
 
 ROOT = Path(__file__).resolve().parents[1]
 # Derandomized: the same examples on every CI run, so a commit is judged by its own code. A wide
@@ -287,7 +287,7 @@ def test_mixed_upload_names_each_bad_line() -> None:
 
 
 def test_oversize_dataset_bytes_are_refused_before_any_parsing(monkeypatch) -> None:
-    import rnnviz.data as data_module
+    import rnnviz.core.data as data_module
 
     def no_parsing(*args, **kwargs):
         raise AssertionError("the oversized upload was parsed")
@@ -550,7 +550,7 @@ def test_escape_token_leaves_no_markup(payload: str) -> None:
 _TAG = re.compile(r"<(span|div|p|a|img|table|tr|td|mark|script|style|iframe|svg|details|ul|li)[\s>/]", re.I)
 # Modules of rnnviz that build HTML, each checked above for escaping. A new one fails the guard
 # below until its escaping is tested here.
-HTML_BUILDERS = {"rnnviz/report.py"}
+HTML_BUILDERS = {"rnnviz/plots/report.py"}
 
 
 def test_every_core_module_that_builds_html_is_covered_here() -> None:

@@ -1,4 +1,4 @@
-"""Jobs in a child process (rnnviz.jobs_process): progress comes back, Stop goes in, errors and
+"""Jobs in a child process (rnnviz.jobs.process): progress comes back, Stop goes in, errors and
 crashes come back as clear errors, and training there gives what training here gives."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch
 from test_jobs_training import Recorder, _spec
 
 from rnnviz.errors import RnnVizError
-from rnnviz.jobs_process import run_in_subprocess
-from rnnviz.jobs_training import STOPPED_BY_USER, run_training, train_in_subprocess
+from rnnviz.jobs.process import run_in_subprocess
+from rnnviz.jobs.training import STOPPED_BY_USER, run_training, train_in_subprocess
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 

@@ -11,10 +11,12 @@ import pytest
 import torch
 from helpers import FINANCE_POOL, SPORTS_POOL, pooled_dataset
 
-from rnnviz.checkpoint import load_checkpoint
-from rnnviz.data import Dataset
+from rnnviz.core.checkpoint import load_checkpoint
+from rnnviz.core.data import Dataset
+from rnnviz.core.models import ModelConfig, count_parameters
+from rnnviz.core.train import TrainConfig
 from rnnviz.errors import RnnVizError
-from rnnviz.jobs_training import (
+from rnnviz.jobs.training import (
     STOPPED_BY_USER,
     TrainingSpec,
     check_trainable,
@@ -27,8 +29,6 @@ from rnnviz.jobs_training import (
     sample,
     split_dev,
 )  # fmt: skip
-from rnnviz.models import ModelConfig, count_parameters
-from rnnviz.train import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 

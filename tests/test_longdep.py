@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from rnnviz.errors import RnnVizError
-from rnnviz.longdep import (
+from rnnviz.lessons.longdep import (
     FirstSymbolTask,
     LongDepConfig,
     LongDepProgress,

@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from rnnviz.metrics import EvalReport, classification_report, confusion_matrix, format_report
+from rnnviz.core.metrics import EvalReport, classification_report, confusion_matrix, format_report
 
 CLASSES = ["finance", "realty", "stocks", "education", "science"]
 

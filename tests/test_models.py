@@ -8,8 +8,7 @@ import pytest
 import torch
 from helpers import build_with_bigram_keys
 
-from rnnviz.errors import RnnVizError
-from rnnviz.models import (
+from rnnviz.core.models import (
     CELLS,
     POOLINGS,
     ModelConfig,
@@ -18,6 +17,7 @@ from rnnviz.models import (
     count_parameters,
     lookup_bigrams,
 )
+from rnnviz.errors import RnnVizError
 
 V, C, E, H, P = 30, 4, 5, 6, 7  # vocabulary, classes, embedding, hidden, RCNN projection
 LENGTHS = [6, 2, 4, 1]  # unsorted, one full, one single token

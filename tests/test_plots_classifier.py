@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz.checkpoint import Checkpoint
+from rnnviz.core.checkpoint import Checkpoint
+from rnnviz.core.metrics import classification_report
+from rnnviz.core.models import ModelConfig, build_model
+from rnnviz.core.predict import Predictor
+from rnnviz.core.text import PAD, UNK, Vocab
 from rnnviz.errors import RnnVizError
-from rnnviz.metrics import classification_report
-from rnnviz.models import ModelConfig, build_model
 from rnnviz.plots.classifier import (
     MAX_CURVE_POINTS,
     architecture_figure,
@@ -23,8 +25,6 @@ from rnnviz.plots.classifier import (
     token_states_figure,
     training_curves_figure,
 )  # fmt: skip
-from rnnviz.predict import Predictor
-from rnnviz.text import PAD, UNK, Vocab
 
 
 def _names(fig) -> list[str]:

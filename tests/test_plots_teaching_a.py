@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnviz.bptt import GradientCheck
 from rnnviz.errors import RnnVizError
-from rnnviz.gradients import ClipRun, clip_geometry
+from rnnviz.lessons.bptt import GradientCheck
+from rnnviz.lessons.gradients import ClipRun, clip_geometry
 from rnnviz.plots.bptt import check_table, contributions_figure, grad_norm_figure
 from rnnviz.plots.gradients import (
     clip_geometry_figure,

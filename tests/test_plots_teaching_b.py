@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnviz.gating import GateView, cell_path_gain, concat_directions, unit_means
-from rnnviz.longdep import moving_average
+from rnnviz.lessons.gating import GateView, cell_path_gain, concat_directions, unit_means
+from rnnviz.lessons.longdep import moving_average
 from rnnviz.plots.bidirectional import (
     bidirectional_diagram,
     concat_states_figure,

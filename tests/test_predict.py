@@ -12,14 +12,14 @@ import pytest
 import torch
 from helpers import build_with_bigram_keys
 
-from rnnviz.cells import GATES
-from rnnviz.checkpoint import Checkpoint
+from rnnviz.core.cells import GATES
+from rnnviz.core.checkpoint import Checkpoint
+from rnnviz.core.models import ModelConfig, build_model
+from rnnviz.core.predict import Prediction, Predictor
+from rnnviz.core.text import PAD, UNK, Vocab, encode_text
+from rnnviz.core.trace import trace_module
+from rnnviz.core.train import make_batches
 from rnnviz.errors import RnnVizError
-from rnnviz.models import ModelConfig, build_model
-from rnnviz.predict import Prediction, Predictor
-from rnnviz.text import PAD, UNK, Vocab, encode_text
-from rnnviz.trace import trace_module
-from rnnviz.train import make_batches
 
 CHARS = "今天股市上涨球赛冠军电影明星中国女排夺"
 CLASSES = ["finance", "sports", "entertainment"]

@@ -15,12 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import classification_report as sk_report
 
-from rnnviz.checkpoint import Checkpoint
-from rnnviz.data import THUCNEWS_CLASSES, display_class
+from rnnviz.core.checkpoint import Checkpoint
+from rnnviz.core.data import THUCNEWS_CLASSES, display_class
+from rnnviz.core.metrics import classification_report
+from rnnviz.core.models import ModelConfig, build_model
+from rnnviz.core.text import PAD, UNK, Vocab
 from rnnviz.errors import RnnVizError
-from rnnviz.metrics import classification_report
-from rnnviz.models import ModelConfig, build_model
-from rnnviz.report import (
+from rnnviz.plots.report import (
     EXAMPLES_FILE,
     ModelSummary,
     comparison_rows,
@@ -34,7 +35,6 @@ from rnnviz.report import (
     table_columns,
     token_styles,
 )  # fmt: skip
-from rnnviz.text import PAD, UNK, Vocab
 
 CLASSES = ["finance", "sports", "game"]
 

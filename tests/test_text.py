@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnnviz.errors import RnnVizError
-from rnnviz.text import (
+from rnnviz.core.text import (
     PAD,
     PAD_ID,
     UNK,
@@ -19,6 +18,7 @@ from rnnviz.text import (
     make_tokenizer,
     normalize,
 )
+from rnnviz.errors import RnnVizError
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnviz.cells import GATES
+from rnnviz.core.cells import GATES
+from rnnviz.core.trace import ModuleTrace, trace_module
 from rnnviz.errors import RnnVizError
-from rnnviz.trace import ModuleTrace, trace_module
 
 I, H = 5, 6  # noqa: E741 (I is the math's name)
 LENGTHS = [7, 3, 5, 1]  # B = 4, T = 7: unsorted, one full, one single token

@@ -12,12 +12,11 @@ import torch
 from helpers import keyed_dataset
 from torch import nn
 
-from rnnviz.callbacks import TrainerCallback, TrainerControl, TrainerState
-from rnnviz.data import Dataset, load_split
-from rnnviz.errors import RnnVizError
-from rnnviz.models import ModelConfig, build_model
-from rnnviz.text import PAD_ID, UNK_ID, Vocab, make_tokenizer
-from rnnviz.train import (
+from rnnviz.core.callbacks import TrainerCallback, TrainerControl, TrainerState
+from rnnviz.core.data import Dataset, load_split
+from rnnviz.core.models import ModelConfig, build_model
+from rnnviz.core.text import PAD_ID, UNK_ID, Vocab, make_tokenizer
+from rnnviz.core.train import (
     TrainConfig,
     TrainResult,
     encode_corpus,
@@ -26,6 +25,7 @@ from rnnviz.train import (
     resolve_device,
     train,
 )
+from rnnviz.errors import RnnVizError
 
 TINY = ModelConfig(cell="gru", embed_dim=16, hidden_size=16, num_layers=1, dropout=0.0,
                    embed_dropout=0.0, rcnn_proj=16)

@@ -10,8 +10,8 @@ import streamlit as st
 from helpers import tiny_checkpoint
 
 import ui.models
+from rnnviz.core.predict import Predictor
 from rnnviz.errors import RnnVizError
-from rnnviz.predict import Predictor
 from ui.models import load_shipped, load_uploaded, shipped_models
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")

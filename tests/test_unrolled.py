@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnviz.errors import RnnVizError
-from rnnviz.unrolled import (
+from rnnviz.lessons.unrolled import (
     MAX_DEMO_CHARS,
     char_embedding,
     demo_rnn,

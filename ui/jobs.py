@@ -7,7 +7,7 @@ never calls ``st.*``. One process-wide ``JobRunner`` (built in ``st.cache_resour
 many jobs run at once with a ``BoundedSemaphore``; the others wait as "queued". A job whose
 page stopped beating its heartbeat (the tab was closed) stops itself, so an abandoned session
 never holds a slot. A CPU-heavy job (training) hands its work on to a child process from the
-worker thread (rnnviz/jobs_process.py) and relays its progress and Stop.
+worker thread (rnnviz/jobs/process.py) and relays its progress and Stop.
 
 Worker side::
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from rnnviz.core.predict import Predictor
 from rnnviz.errors import RnnVizError
 from rnnviz.paths import MODELS_DIR
-from rnnviz.predict import Predictor
 
 SHIPPED = ("textrnn", "textrcnn")
 UPLOAD_CACHE_ENTRIES = 8  # each up to MAX_CHECKPOINT_BYTES of weights held in RAM

@@ -15,7 +15,7 @@ _done = False
 # bench/classroom.py ("partially initialized module 'pandas' has no attribute 'Series'").
 PRELOAD = (
     "torch", "numpy", "pandas", "pyarrow", "plotly.graph_objects", "plotly.subplots", "plotly.io",
-    "rnnviz.predict", "rnnviz.train", "rnnviz.jobs_training", "rnnviz.plots.classifier",
+    "rnnviz.core.predict", "rnnviz.core.train", "rnnviz.jobs.training", "rnnviz.plots.classifier",
 )  # fmt: skip
 
 

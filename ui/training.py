@@ -14,10 +14,13 @@ from typing import Any
 
 import streamlit as st
 
-from rnnviz import report as rp
-from rnnviz.data import display_class
+from rnnviz.core.data import display_class
+from rnnviz.core.metrics import EvalReport, format_report
+from rnnviz.core.models import POOLINGS, ModelConfig
+from rnnviz.core.predict import Predictor
+from rnnviz.core.train import TrainConfig
 from rnnviz.errors import RnnVizError
-from rnnviz.jobs_training import (
+from rnnviz.jobs.training import (
     MIN_DEV_EXAMPLES,
     TrainingOutcome,
     TrainingSpec,
@@ -27,11 +30,8 @@ from rnnviz.jobs_training import (
     run_download,
     train_in_subprocess,
 )
-from rnnviz.metrics import EvalReport, format_report
-from rnnviz.models import POOLINGS, ModelConfig
+from rnnviz.plots import report as rp
 from rnnviz.plots.classifier import confusion_figure, training_curves_figure
-from rnnviz.predict import Predictor
-from rnnviz.train import TrainConfig
 from ui.jobs import (
     DONE,
     ERROR,

@@ -1,1 +1,2 @@
-"""Plotly figure builders, one module per page topic; tests call them without Streamlit."""
+"""What the pages draw: Plotly figures and report tables, one module per topic; tests call them
+without Streamlit."""

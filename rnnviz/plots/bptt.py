@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.bptt import GradientCheck
 from rnnviz.i18n import pick
+from rnnviz.lessons.bptt import GradientCheck
 from rnnviz.plots.style import base_layout
 
 CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}

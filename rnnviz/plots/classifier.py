@@ -10,13 +10,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.cells import GATES, gate_label
-from rnnviz.data import display_class
+from rnnviz.core.cells import GATES, gate_label
+from rnnviz.core.data import display_class
+from rnnviz.core.metrics import EvalReport
+from rnnviz.core.models import ModelConfig
 from rnnviz.errors import RnnVizError
-from rnnviz.gating import SIGMOID_GATES
 from rnnviz.i18n import pick
-from rnnviz.metrics import EvalReport
-from rnnviz.models import ModelConfig
+from rnnviz.lessons.gating import SIGMOID_GATES
 from rnnviz.plots.style import base_layout
 
 _LAYOUT = base_layout(top=50)
@@ -293,7 +293,7 @@ def _axis(name: str, row: int) -> str:
 
 
 def token_states_figure(trace: Any, tokens: Sequence[str], lang: str = "zh", unit: int | None = None) -> go.Figure:
-    """One layer and direction of a prediction (a ``rnnviz.predict.TokenTrace``): the sigmoid
+    """One layer and direction of a prediction (a ``rnnviz.core.predict.TokenTrace``): the sigmoid
     gates (0..1), the signed states (candidate, cell c, hidden h) and ||h_t|| at every token,
     averaged over the hidden units, or for hidden unit ``unit``."""
     names = [g for g in GATES[trace.kind] if g in trace.states]

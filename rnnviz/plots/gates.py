@@ -8,9 +8,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.cells import GATES, gate_label
-from rnnviz.gating import SIGMOID_GATES, GateView, unit_means
+from rnnviz.core.cells import GATES, gate_label
 from rnnviz.i18n import pick
+from rnnviz.lessons.gating import SIGMOID_GATES, GateView, unit_means
 from rnnviz.plots.style import base_layout
 
 _LAYOUT = base_layout(top=50)

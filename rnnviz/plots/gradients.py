@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.gradients import ClipRun, activation_derivative, clip_geometry, power_curve
 from rnnviz.i18n import pick
+from rnnviz.lessons.gradients import ClipRun, activation_derivative, clip_geometry, power_curve
 from rnnviz.plots.style import base_layout
 
 ACT_COLORS = {"tanh": "#1f77b4", "sigmoid": "#ff7f0e", "relu": "#2ca02c"}

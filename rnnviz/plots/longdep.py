@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from rnnviz.i18n import pick
-from rnnviz.longdep import KIND_NAMES, downsample_indices, moving_average
+from rnnviz.lessons.longdep import KIND_NAMES, downsample_indices, moving_average
 from rnnviz.plots.style import base_layout
 
 KIND_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}

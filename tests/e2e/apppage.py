@@ -62,24 +62,28 @@ class AppPage:
 
     def choose(self, label: str, option: str | re.Pattern) -> None:
         """Pick ``option`` in the selectbox labelled ``label``."""
-        combo = self.page.get_by_test_id("stSelectbox").filter(has_text=label).first.get_by_role("combobox")
+        box = self.page.get_by_test_id("stSelectbox").filter(has_text=label).first
+        combo = box.get_by_role("combobox")
         wanted = self.page.get_by_role("option", name=option).first
-        for attempt in range(3):
-            # ArrowDown opens the list where a click on a box far down the page may not; if a
-            # rerun redraws the box meanwhile the list never opens, so try again with a click.
+        for attempt in range(6):
+            # A rerun that redraws the box while its list opens closes the list again: wait
+            # until no script runs, then open it, by keyboard and by click in turn (ArrowDown
+            # opens a box far down the page where a click may not).
+            self.wait()
             combo.scroll_into_view_if_needed()
-            if attempt == 0:
+            if attempt % 2 == 0:
                 combo.focus()
                 combo.press("ArrowDown")
             else:
                 combo.click()
             try:
                 wanted.wait_for(state="visible", timeout=5_000)
+                wanted.click(timeout=5_000)
                 break
             except PlaywrightTimeout:
                 self.page.keyboard.press("Escape")
-                self.wait()
-        wanted.click()
+        else:
+            raise AssertionError(f"the selectbox {label!r} never offered {option!r}")
         self.settle()
 
     def upload(self, label: str, path: Path | str) -> None:

@@ -17,13 +17,13 @@ import torch
 from apppage import AppPage, existing
 from playwright.sync_api import expect
 
-from rnnviz.checkpoint import Checkpoint
-from rnnviz.data import THUCNEWS_CLASSES, display_class
-from rnnviz.models import ModelConfig, build_model
+from rnnviz.core.checkpoint import Checkpoint
+from rnnviz.core.data import THUCNEWS_CLASSES, display_class
+from rnnviz.core.models import ModelConfig, build_model
+from rnnviz.core.predict import Prediction, Predictor
+from rnnviz.core.text import PAD, UNK, Vocab
 from rnnviz.paths import MODELS_DIR
-from rnnviz.predict import Prediction, Predictor
-from rnnviz.report import load_examples
-from rnnviz.text import PAD, UNK, Vocab
+from rnnviz.plots.report import load_examples
 
 pytestmark = pytest.mark.e2e
 
@@ -98,7 +98,7 @@ def shown_prediction(app: AppPage) -> tuple[str, str, str]:
 
 
 def shown_tokens(app: AppPage) -> list[str]:
-    """The coloured token spans (rnnviz.report.importance_html), as the browser shows them."""
+    """The coloured token spans (rnnviz.plots.report.importance_html), as the browser shows them."""
     spans = app.page.locator("[data-testid=stMarkdownContainer] div[style*='line-height'] > span")
     expect(spans.first).to_be_visible()
     return spans.all_text_contents()

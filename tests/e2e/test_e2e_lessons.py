@@ -9,7 +9,7 @@ import pytest
 from apppage import AppPage, existing
 from playwright.sync_api import expect
 
-from rnnviz.gating import demo_tokens
+from rnnviz.lessons.gating import demo_tokens
 
 pytestmark = pytest.mark.e2e
 

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import pytest
 from appserver import ROOT, AppServer
 
-from rnnviz.data import display_class
+from rnnviz.core.data import display_class
+from rnnviz.core.predict import Predictor
 from rnnviz.paths import MODELS_DIR
-from rnnviz.predict import Predictor
 
 sys.path.insert(0, str(ROOT / "bench"))
 from classroom_protocol import TEXT_LABEL, span_text  # noqa: E402

@@ -19,10 +19,10 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from rnnviz.checkpoint import Checkpoint
-from rnnviz.models import ModelConfig, TextRNN, build_model
-from rnnviz.text import Vocab
-from rnnviz.trace import trace_module
+from rnnviz.core.checkpoint import Checkpoint
+from rnnviz.core.models import ModelConfig, TextRNN, build_model
+from rnnviz.core.text import Vocab
+from rnnviz.core.trace import trace_module
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

@@ -20,7 +20,7 @@ from apptest_helpers import (
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from rnnviz.gating import EXAMPLE_TEXTS, FILL_BLANK_EXAMPLES
+from rnnviz.lessons.gating import EXAMPLE_TEXTS, FILL_BLANK_EXAMPLES
 
 PAGE = "pages/bidirectional.py"
 

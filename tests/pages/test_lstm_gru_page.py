@@ -19,7 +19,7 @@ from apptest_helpers import (
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from rnnviz.gating import EXAMPLE_TEXTS
+from rnnviz.lessons.gating import EXAMPLE_TEXTS
 
 PAGE = "pages/lstm_gru.py"
 

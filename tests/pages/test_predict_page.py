@@ -16,13 +16,13 @@ from helpers import FINANCE_POOL, GAME_POOL, SPORTS_POOL, one_torch_thread, pool
 from safetensors.torch import save as save_safetensors
 from streamlit.testing.v1 import AppTest
 
-from rnnviz.checkpoint import Checkpoint
-from rnnviz.data import Dataset, display_class
-from rnnviz.models import ModelConfig
+from rnnviz.core.checkpoint import Checkpoint
+from rnnviz.core.data import Dataset, display_class
+from rnnviz.core.models import ModelConfig
+from rnnviz.core.predict import Predictor
+from rnnviz.core.train import TrainConfig, train
 from rnnviz.paths import MODELS_DIR
-from rnnviz.predict import Predictor
-from rnnviz.report import load_examples
-from rnnviz.train import TrainConfig, train
+from rnnviz.plots.report import load_examples
 
 PAGE = "pages/predict.py"
 TEXT = "基金利率上涨，股市大涨"

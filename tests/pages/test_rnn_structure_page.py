@@ -8,7 +8,7 @@ import numpy as np
 from apptest_helpers import chart_specs
 from streamlit.testing.v1 import AppTest
 
-from rnnviz.unrolled import demo_rnn, embed_text, run_rnn
+from rnnviz.lessons.unrolled import demo_rnn, embed_text, run_rnn
 
 PAGE = "pages/rnn_structure.py"
 HIGHLIGHT = "#d62728"

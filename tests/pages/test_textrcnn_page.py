@@ -11,8 +11,8 @@ from apptest_helpers import chart_specs, open_page, stop_jobs
 from helpers import tiny_checkpoint
 from streamlit.testing.v1 import AppTest
 
-from rnnviz.metrics import classification_report
-from rnnviz.models import count_parameters
+from rnnviz.core.metrics import classification_report
+from rnnviz.core.models import count_parameters
 
 PAGE = "pages/textrcnn.py"
 

@@ -13,7 +13,7 @@ import pytest
 from apptest_helpers import chart_specs, open_page, shown_metrics, stop_jobs
 from streamlit.testing.v1 import AppTest
 
-from rnnviz.report import per_class_rows
+from rnnviz.plots.report import per_class_rows
 
 PAGE = "pages/textrnn.py"
 

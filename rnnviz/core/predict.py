@@ -10,10 +10,10 @@ Importance is gradient x input (Simonyan et al. 2014; Shrikumar et al. 2016): fo
 predicted class k and each token t, sum_e  d logit_k / d e_{t,e} * e_{t,e}. Positive tokens
 pushed towards k, negative ones away from it.
 
-Two paths to the same gates. ``rnnviz.trace.trace_module`` replays the recurrent module step by
-step through the readable cells of ``rnnviz.cells``: the reference the teaching pages show, but
+Two paths to the same gates. ``rnnviz.core.trace.trace_module`` replays the recurrent module step by
+step through the readable cells of ``rnnviz.core.cells``: the reference the teaching pages show, but
 its Python loop over time costs ~30 ms for 300 tokens. A prediction must come back in well
-under 50 ms, so ``predict`` uses ``rnnviz.fasttrace``: torch's own kernels run the recurrent
+under 50 ms, so ``predict`` uses ``rnnviz.core.fasttrace``: torch's own kernels run the recurrent
 module one layer at a time, and that single forward gives the logits, the importance backward
 and every layer's h_t; the same cell functions then recompute every gate for all steps in one
 call (tests/test_fasttrace.py checks it against trace_module).
@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnviz.checkpoint import Checkpoint, load_checkpoint
+from rnnviz.core.checkpoint import Checkpoint, load_checkpoint
+from rnnviz.core.fasttrace import NativeLayers, replay_gates, run_native_layers
+from rnnviz.core.text import PAD_ID, UNK_ID, encode_text, make_tokenizer
 from rnnviz.errors import RnnVizError
-from rnnviz.fasttrace import NativeLayers, replay_gates, run_native_layers
-from rnnviz.text import PAD_ID, UNK_ID, encode_text, make_tokenizer
 
 _DIGITS = 5  # JSON floats: enough for any plot, a fraction of the bytes
 
@@ -44,7 +44,7 @@ class TokenTrace:
     layer: int
     direction: str  # "forward" | "backward"
     kind: str  # "lstm" | "gru" | "rnn"
-    states: dict[str, np.ndarray]  # gate/state name -> (T, H) float32, in rnnviz.cells.GATES order
+    states: dict[str, np.ndarray]  # gate/state name -> (T, H) float32, in rnnviz.core.cells.GATES order
     hidden_norm: np.ndarray  # (T,) ||h_t||_2
 
 

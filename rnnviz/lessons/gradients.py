@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnviz.errors import RnnVizError
-from rnnviz.unrolled import activate, check_activation
+from rnnviz.lessons.unrolled import activate, check_activation
 
 NORMS = ("spectral", "fro")
 CLIP_MODES = ("none", "norm", "value")

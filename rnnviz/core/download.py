@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnviz.data import (
+from rnnviz.core.data import (
     CLASS_FILE,
     load_classes,
     load_dataset,

@@ -32,11 +32,11 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from rnnviz.core.metrics import EvalReport
+from rnnviz.core.models import ModelConfig, build_model, count_parameters
+from rnnviz.core.text import Vocab
+from rnnviz.core.train import TrainResult
 from rnnviz.errors import RnnVizError
-from rnnviz.metrics import EvalReport
-from rnnviz.models import ModelConfig, build_model, count_parameters
-from rnnviz.text import Vocab
-from rnnviz.train import TrainResult
 
 FORMAT = "rnnviz-checkpoint"
 FORMAT_VERSION = 1

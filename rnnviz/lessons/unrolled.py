@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.core.text import CharTokenizer
 from rnnviz.errors import RnnVizError
-from rnnviz.text import CharTokenizer
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 MAX_DEMO_CHARS = 24  # more columns than this make the heatmap and the equation unreadable

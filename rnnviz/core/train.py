@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnviz.callbacks import TrainerCallback, TrainerControl, TrainerState
+from rnnviz.core.callbacks import TrainerCallback, TrainerControl, TrainerState
+from rnnviz.core.metrics import EvalReport, classification_report
+from rnnviz.core.models import ModelConfig, bigram_keys_of, build_model, count_parameters
+from rnnviz.core.text import PAD_ID, Tokenizer, Vocab, make_tokenizer
 from rnnviz.errors import RnnVizError
-from rnnviz.metrics import EvalReport, classification_report
-from rnnviz.models import ModelConfig, bigram_keys_of, build_model, count_parameters
-from rnnviz.text import PAD_ID, Tokenizer, Vocab, make_tokenizer
 
 
 class LabelledTexts(Protocol):

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from rnnviz.errors import RnnVizError
-from rnnviz.gradients import activation_derivative
 from rnnviz.i18n import pick
-from rnnviz.unrolled import activate, check_activation
+from rnnviz.lessons.gradients import activation_derivative
+from rnnviz.lessons.unrolled import activate, check_activation
 
 PARAM_NAMES = ("U", "W", "V", "b", "c")
 CELL_KINDS = ("rnn", "lstm", "gru")

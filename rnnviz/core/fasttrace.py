@@ -1,5 +1,5 @@
-"""The trace of ``rnnviz.trace`` without its Python loop over time: torch's own kernels compute
-every h_t, then the step functions of ``rnnviz.cells`` recompute every gate for all t at once.
+"""The trace of ``rnnviz.core.trace`` without its Python loop over time: torch's own kernels compute
+every h_t, then the step functions of ``rnnviz.core.cells`` recompute every gate for all t at once.
 
 Why this gives the same gates: at step t every gate depends only on x_t and h_{t-1} (and, for
 the LSTM, c_{t-1} enters only through c_t = f_t * c_{t-1} + i_t * g_t). So once the sequence
@@ -12,7 +12,7 @@ To get every layer's h_t (torch's module returns only the last layer's), each la
 direction runs as a one-layer, one-direction call of the ATen op that ``nn.LSTM`` / ``nn.GRU`` /
 ``nn.RNN`` call (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh``, ``torch.rnn_relu``), with
 the module's own Parameters. The trace's h_t is that kernel's h_t: the very values the next
-layer and the next step read. Padding follows ``rnnviz.trace``: padded inputs are zeroed and the
+layer and the next step read. Padding follows ``rnnviz.core.trace``: padded inputs are zeroed and the
 backward direction reads each sequence reversed within its own length, so padding comes after
 the real tokens and never reaches them (what a packed sequence gives).
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnviz.cells import GATES
-from rnnviz.trace import (
+from rnnviz.core.cells import GATES
+from rnnviz.core.trace import (
     DIRECTIONS,
     LayerTrace,
     ModuleTrace,

@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnviz.core.text import PAD_ID, TOKENIZERS
 from rnnviz.errors import RnnVizError
-from rnnviz.text import PAD_ID, TOKENIZERS
 
 MODELS = ("textrnn", "textrcnn")
 CELLS = ("lstm", "gru", "rnn")

@@ -3,7 +3,7 @@ characters of a typed text, gate views, parameter counts, the cell-path gain, an
 backward states.
 
 A ``GateView`` is one layer and one direction of gates as numpy arrays (T, H) with the tokens
-they belong to; it comes from either ``rnnviz.trace`` on the demo network or from a shipped
+they belong to; it comes from either ``rnnviz.core.trace`` on the demo network or from a shipped
 classifier's prediction, so the figures draw both the same way.
 """
 
@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnviz.cells import GATES, param_count
+from rnnviz.core.cells import GATES, param_count
+from rnnviz.core.trace import ModuleTrace, trace_module
 from rnnviz.errors import RnnVizError
 from rnnviz.i18n import pick
-from rnnviz.trace import ModuleTrace, trace_module
 
 DEMO_BUCKETS = 4096  # characters hash into this many embedding rows (by code point)
 DEMO_EMBED = 16
@@ -30,7 +30,7 @@ SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # values in (0, 1); the rest lie in (
 KIND_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 _MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
-# The equations the LSTM/GRU page shows, in the order of rnnviz.cells (torch's gate order).
+# The equations the LSTM/GRU page shows, in the order of rnnviz.core.cells (torch's gate order).
 CELL_EQUATIONS = {
     "lstm": (
         r"i_t=\sigma(W_{ii}x_t+W_{hi}h_{t-1}+b_i)", r"f_t=\sigma(W_{if}x_t+W_{hf}h_{t-1}+b_f)",

@@ -3,7 +3,7 @@
 A job function takes a ``job`` first: anything with ``update(**fields)`` (publish progress:
 put new objects in, never mutate what was published) and ``should_stop() -> bool`` (the Stop
 button, or the page going away). ``ui.jobs`` runs them on a worker thread; a training run goes
-on from there into a child process (``train_in_subprocess``, rnnviz/jobs_process.py) so that
+on from there into a child process (``train_in_subprocess``, rnnviz/jobs/process.py) so that
 it does not share the server's interpreter. Tests call them directly with a small recorder.
 """
 
@@ -18,18 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.callbacks import TrainerCallback, TrainerControl, TrainerState
-from rnnviz.checkpoint import Checkpoint
-from rnnviz.data import THUCNEWS_CLASSES, Dataset, LoadReport, load_dataset_bytes, load_split
+from rnnviz.core.callbacks import TrainerCallback, TrainerControl, TrainerState
+from rnnviz.core.checkpoint import Checkpoint
+from rnnviz.core.data import THUCNEWS_CLASSES, Dataset, LoadReport, load_dataset_bytes, load_split
+from rnnviz.core.metrics import EvalReport
+from rnnviz.core.models import ModelConfig, count_parameters
+from rnnviz.core.predict import Predictor
+from rnnviz.core.train import TrainConfig, train
 from rnnviz.errors import RnnVizError
 from rnnviz.i18n import pick
-from rnnviz.jobs_process import JobLike, run_in_subprocess
-from rnnviz.metrics import EvalReport
-from rnnviz.models import ModelConfig, count_parameters
+from rnnviz.jobs.process import JobLike, run_in_subprocess
 from rnnviz.paths import data_dir, download_dir
 from rnnviz.plots.classifier import MAX_CURVE_POINTS, thin
-from rnnviz.predict import Predictor
-from rnnviz.train import TrainConfig, train
 
 STOPPED_BY_USER = "stopped by user"
 MIN_DEV_EXAMPLES = 200
@@ -94,7 +94,7 @@ def parse_upload(train_bytes: bytes, train_name: str, classes_bytes: bytes | Non
     """Parse uploads leniently: bad lines are skipped and listed (with line numbers) in the
     reports; a file with no usable line raises RnnVizError. The dev file must use the same
     classes as the training file."""
-    from rnnviz.data import detect_format
+    from rnnviz.core.data import detect_format
 
     fmt = detect_format(train_bytes, train_name)
     assumed = fmt == "thucnews" and classes_bytes is None
@@ -244,7 +244,7 @@ def run_training(job: JobLike, spec: TrainingSpec) -> TrainingOutcome:
 
 
 def train_in_subprocess(job: JobLike, spec: TrainingSpec) -> TrainingOutcome:
-    """``run_training`` in a child process (rnnviz.jobs_process): the server's other sessions
+    """``run_training`` in a child process (rnnviz.jobs.process): the server's other sessions
     keep the interpreter while it trains. The model comes back as its checkpoint bytes and is
     loaded here by the same checked loader as any checkpoint file."""
     job.update(phase="starting")  # a fresh interpreter imports torch first: a few seconds
@@ -279,7 +279,7 @@ def run_download(job: JobLike, dest: Path | None = None, base_url: str | None = 
                  **overrides: Any) -> Path | None:
     """Fetch THUCNews with progress published as ``files`` {name: (done, total)}; returns the
     folder, or None when stopped (a later run resumes). ``overrides`` go to download_dataset."""
-    from rnnviz.download import download_dataset
+    from rnnviz.core.download import download_dataset
 
     files: dict[str, tuple[int, int | None]] = {}
 

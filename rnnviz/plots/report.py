@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.data import display_class
+from rnnviz.core.data import display_class
+from rnnviz.core.metrics import ClassScores, EvalReport
 from rnnviz.errors import RnnVizError
 from rnnviz.i18n import pick
-from rnnviz.metrics import ClassScores, EvalReport
 from rnnviz.paths import EXAMPLES_DIR
 
 EXAMPLES_FILE = EXAMPLES_DIR / "examples.json"
@@ -83,7 +83,7 @@ class ModelSummary:
 
 
 def summarize_checkpoint(checkpoint: Any, name: str, source: str) -> ModelSummary:
-    """A comparison row from a ``rnnviz.checkpoint.Checkpoint`` (its stored dev report and info)."""
+    """A comparison row from a ``rnnviz.core.checkpoint.Checkpoint`` (its stored dev report and info)."""
     report = as_report(checkpoint.metrics)
     info = checkpoint.info or {}
     params = info.get("params")

@@ -2,14 +2,14 @@
 
 Each step function follows its equations line by line and returns every intermediate it
 computes (each (B, H)), so a page can draw every gate. Weights use PyTorch's layout, so a
-trained ``nn.RNN``/``nn.LSTM``/``nn.GRU`` plugs straight in (``rnnviz.trace`` does that):
+trained ``nn.RNN``/``nn.LSTM``/``nn.GRU`` plugs straight in (``rnnviz.core.trace`` does that):
 
     W_ih: (G*H, I)   W_hh: (G*H, H)   b_ih, b_hh: (G*H,)
 
 with G gates stacked in torch's order: RNN 1, LSTM 4 (i, f, g, o), GRU 3 (r, z, n).
 
 Every step also accepts ``x_proj`` = W_ih x_t + b_ih computed in advance: the input's share
-does not depend on h_{t-1}, so ``rnnviz.trace`` computes it for all time steps in one matmul
+does not depend on h_{t-1}, so ``rnnviz.core.trace`` computes it for all time steps in one matmul
 and loops over time only for the recurrent part. Weights may carry a leading direction axis,
 (D, G*H, H) with states (D, B, H), which lets the trace run both directions in one loop.
 """
@@ -108,7 +108,7 @@ def rnn_step(
             f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}",
             where="activation",
         )
-    # W_ih x_t + b_ih: the input's share (rnnviz.trace passes it precomputed for all t).
+    # W_ih x_t + b_ih: the input's share (rnnviz.core.trace passes it precomputed for all t).
     # Tensors are batched rows, so W x is written x @ W.mT (.mT: transpose the last two axes).
     if x_proj is None:
         x_proj = x_t @ W_ih.mT + b_ih
@@ -147,7 +147,7 @@ def lstm_step(
     x_t: (B, I), h_prev and c_prev: (B, H); W_ih stacks [W_ii; W_if; W_ig; W_io].
     Returns {"i", "f", "g", "o", "c", "h"}, each (B, H).
     """
-    # W_ih x_t + b_ih: the input's share (rnnviz.trace passes it precomputed for all t).
+    # W_ih x_t + b_ih: the input's share (rnnviz.core.trace passes it precomputed for all t).
     # Tensors are batched rows, so W x is written x @ W.mT (.mT: transpose the last two axes).
     if x_proj is None:
         x_proj = x_t @ W_ih.mT + b_ih
@@ -185,7 +185,7 @@ def gru_step(
     x_t: (B, I), h_prev: (B, H); W_ih stacks [W_ir; W_iz; W_in].
     Returns {"r", "z", "n", "h"}, each (B, H).
     """
-    # W_ih x_t + b_ih: the input's share (rnnviz.trace passes it precomputed for all t).
+    # W_ih x_t + b_ih: the input's share (rnnviz.core.trace passes it precomputed for all t).
     # Tensors are batched rows, so W x is written x @ W.mT (.mT: transpose the last two axes).
     if x_proj is None:
         x_proj = x_t @ W_ih.mT + b_ih

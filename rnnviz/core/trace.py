@@ -1,4 +1,4 @@
-"""Replay a trained torch.nn RNN / LSTM / GRU through the step functions of ``rnnviz.cells``.
+"""Replay a trained torch.nn RNN / LSTM / GRU through the step functions of ``rnnviz.core.cells``.
 
 ``trace_module`` runs the module's own weights through ``rnn_step`` / ``lstm_step`` /
 ``gru_step`` and keeps every gate at every time step, so a page can draw what the module
@@ -27,7 +27,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from rnnviz.cells import GATES, gru_step, lstm_step, rnn_step
+from rnnviz.core.cells import GATES, gru_step, lstm_step, rnn_step
 from rnnviz.errors import RnnVizError
 
 DIRECTIONS = ("forward", "backward")
@@ -82,7 +82,7 @@ def trace_module(
     lengths: Tensor | None = None,
     h0: Tensor | tuple[Tensor, Tensor] | None = None,
 ) -> ModuleTrace:
-    """Replay ``module`` on ``x`` through the cells of ``rnnviz.cells``, keeping every gate.
+    """Replay ``module`` on ``x`` through the cells of ``rnnviz.core.cells``, keeping every gate.
 
     x: (B, T, I) if module.batch_first else (T, B, I); an unbatched (T, I) also works (the
     states then have B = 1). lengths: (B,) real lengths (0..T); steps past them are padding,

@@ -1,0 +1,1 @@
+"""The app's background jobs (training, download), run without Streamlit."""

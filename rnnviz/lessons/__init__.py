@@ -1,0 +1,1 @@
+"""The lessons' computations: every number a teaching page shows, computed and tested here."""
