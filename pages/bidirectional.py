@@ -5,8 +5,10 @@ import streamlit as st
 from rnnviz.errors import RnnVizError
 from rnnviz.lessons import gating as gt
 from rnnviz.plots import bidirectional as plots
-from ui.lang import lang, tr
+from ui.lang import lang, page_text, tr
 from ui.lesson import lesson_end
+
+words = page_text("bidirectional")
 
 st.title(tr("双向 RNN", "Bidirectional RNN"))
 st.markdown(tr(
@@ -115,17 +117,4 @@ st.markdown(tr(
     "freely with LSTM/GRU (BiLSTM, BiGRU).\n- Limits: needs the whole sequence first, so it cannot stream output "
     "token by token or generate text as a language model; twice the parameters and compute.",
 ))  # fmt: skip
-lesson_end(
-    (
-        "1. 双向 RNN = 一个前向 RNN + 一个后向 RNN，输出在每个位置拼接：$y_t=[\\overrightarrow{h}_t;\\overleftarrow{h}_t]$。\n"
-        "2. 两个方向各有自己的权重（不共享），参数量是单向的 2 倍。\n"
-        "3. 适合能看到整句的任务（分类、标注、完形填空）；不适合需要逐步生成的任务。",
-        "1. A bidirectional RNN = a forward RNN + a backward RNN, concatenated at each position: "
-        "$y_t=[\\overrightarrow{h}_t;\\overleftarrow{h}_t]$.\n2. Each direction has its own weights (not shared): twice "
-        "the parameters.\n3. Good for tasks that see the whole sentence (classification, tagging, cloze); not for "
-        "step-by-step generation.",
-    ),
-    "pages/textrnn.py",
-    ("训练 Text-RNN", "train Text-RNN"),
-    "🧪",
-)
+lesson_end(words)

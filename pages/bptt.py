@@ -18,8 +18,10 @@ from rnnviz.lessons.bptt import (
 )
 from rnnviz.lessons.unrolled import ACTIVATIONS
 from rnnviz.plots.bptt import check_table, contributions_figure, grad_norm_figure
-from ui.lang import lang, tr
+from ui.lang import lang, page_text, tr
 from ui.lesson import lesson_end
+
+words = page_text("bptt")
 
 TOLERANCE = 1e-10
 CHECK_T = 12  # sequence length of the hand-vs-autograd check
@@ -125,19 +127,4 @@ def truncation() -> None:
 
 truncation()
 
-lesson_end(
-    (
-        "1. ∂L/∂V 只用当前时刻：$\\sum_t (\\hat y_t - y_t) h_t^\\top$。\n"
-        "2. ∂L/∂W、∂L/∂U 要沿时间回溯：$\\delta_t = f'(a_t) \\odot (V^\\top(\\hat y_t - y_t) + W^\\top \\delta_{t+1})$。\n"
-        "3. 手写 BPTT 与 autograd 在 float64 下一致（差异 < 1e-10）。\n"
-        "4. 普通 RNN 的梯度随距离指数衰减；LSTM/GRU 的门能让它传得更远。截断 BPTT 省计算，但放弃了超过 k 步的依赖。",
-        "1. ∂L/∂V needs only the present: $\\sum_t (\\hat y_t - y_t) h_t^\\top$.\n"
-        "2. ∂L/∂W and ∂L/∂U walk back in time: $\\delta_t = f'(a_t) \\odot (V^\\top(\\hat y_t - y_t) + W^\\top \\delta_{t+1})$.\n"
-        "3. Hand-written BPTT and autograd agree in float64 (difference < 1e-10).\n"
-        "4. A plain RNN's gradient decays exponentially with distance; the gates of LSTM/GRU carry it "
-        "further. Truncated BPTT saves compute but gives up dependencies longer than k steps.",
-    ),
-    "pages/long_dependency.py",
-    ("长期依赖", "long-term dependency"),
-    "⏳",
-)
+lesson_end(words)

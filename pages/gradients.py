@@ -11,8 +11,10 @@ from rnnviz.lessons.gradients import (
     train_with_clipping,
 )
 from rnnviz.plots import gradients as plots
-from ui.lang import lang, tr
+from ui.lang import lang, page_text, tr
 from ui.lesson import lesson_end
+
+words = page_text("gradients")
 
 st.title(tr("梯度消失与梯度爆炸", "Vanishing and exploding gradients"))
 st.markdown(
@@ -139,19 +141,4 @@ def clipping() -> None:
 
 clipping()
 
-lesson_end(
-    (
-        "1. 梯度沿时间反传要连乘 $\\operatorname{diag}(f'(a_k))W$：因子小于 1 则指数消失，大于 1 则指数爆炸。\n"
-        "2. sigmoid（导数 ≤ 0.25）和饱和的 tanh 让梯度消失；W 的谱半径大于 1 时容易爆炸。\n"
-        "3. 梯度裁剪能防止爆炸（按范数裁剪保持方向），但治不了梯度消失——那要靠 LSTM/GRU 的门控。",
-        "1. Backprop in time multiplies $\\operatorname{diag}(f'(a_k))W$ again and again: factors "
-        "below 1 vanish exponentially, above 1 explode exponentially.\n"
-        "2. sigmoid (derivative ≤ 0.25) and saturated tanh make gradients vanish; a spectral radius "
-        "of W above 1 invites explosion.\n"
-        "3. Clipping stops explosions (clip by norm keeps the direction) but cannot cure vanishing — "
-        "that takes the gates of LSTM/GRU.",
-    ),
-    "pages/bptt.py",
-    ("BPTT 反向传播", "BPTT"),
-    "🔙",
-)
+lesson_end(words)

@@ -5,8 +5,10 @@ import streamlit as st
 from rnnviz.lessons.longdep import FirstSymbolTask, LongDepConfig, summary_rows, train_side_by_side
 from rnnviz.plots.longdep import curves_figure, length_sweep_figure
 from ui.jobs import DONE, ERROR, Job, get_job, live_view, start_job, status_message, stop_job
-from ui.lang import lang, tr
+from ui.lang import lang, page_text, tr
 from ui.lesson import lesson_end
+
+words = page_text("long_dependency")
 
 JOB_KEY = "longdep_job"
 TIME_BUDGET_S = 20.0  # a safety net: the default run takes well under this on one core
@@ -118,19 +120,4 @@ st.markdown(
         "initialisation makes it *easy to learn*.",
     )
 )
-lesson_end(
-    (
-        "1. 长期依赖 = 答案依赖很久以前的输入；普通 RNN 的梯度沿时间连乘而消失，学不会。\n"
-        "2. 同样的数据、同样的步数：T 小时三者都行，T 变长后 RNN 停在随机水平，LSTM 与 GRU 仍能学会。\n"
-        "3. 关键是门控带来的加法路径（$\\partial c_t/\\partial c_{t-1}=f_t$），以及让门一开始就敞开的初始化。",
-        "1. Long-term dependency = the answer depends on an input long ago; a plain RNN's gradient is a "
-        "product over time that vanishes, so it cannot learn it.\n"
-        "2. Same data, same steps: at small T all three succeed; as T grows the RNN stays at chance while "
-        "LSTM and GRU still learn.\n"
-        "3. What makes the difference: the additive path the gates open ($\\partial c_t/\\partial c_{t-1}=f_t$), "
-        "and an initialisation that starts the gates open.",
-    ),
-    "pages/lstm_gru.py",
-    ("LSTM 与 GRU", "LSTM & GRU"),
-    "🚪",
-)
+lesson_end(words)

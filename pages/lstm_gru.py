@@ -9,8 +9,10 @@ from rnnviz.core.cells import GATES, gate_label
 from rnnviz.errors import RnnVizError
 from rnnviz.lessons import gating as gt
 from rnnviz.plots import gates as plots
-from ui.lang import lang, tr
+from ui.lang import lang, page_text, tr
 from ui.lesson import lesson_end
+
+words = page_text("lstm_gru")
 
 st.title(tr("LSTM 与 GRU：用门控制记忆", "LSTM and GRU: gates that control memory"))
 st.markdown(tr(
@@ -130,17 +132,4 @@ st.markdown(tr(
     "often as good as the LSTM.\n- Weaknesses: 3–4× the parameters and compute of a plain RNN; sequential in time; "
     "very long dependencies remain hard.",
 ))  # fmt: skip
-lesson_end(
-    (
-        "1. LSTM：遗忘门、输入门、输出门 + 细胞状态；GRU：更新门、重置门，隐藏状态兼任记忆。\n"
-        "2. 细胞状态的加法更新让 $\\partial c_t/\\partial c_{t-1}=f_t$，门敞开时梯度不再指数消失。\n"
-        "3. 代价：GRU 3 倍、LSTM 4 倍参数；梯度爆炸仍需裁剪；计算不能沿时间并行。",
-        "1. LSTM: forget, input and output gates + a cell state; GRU: update and reset gates, the hidden state doubles "
-        "as memory.\n2. The additive cell update makes $\\partial c_t/\\partial c_{t-1}=f_t$: with open gates the gradient "
-        "no longer vanishes exponentially.\n3. The price: 3× (GRU) and 4× (LSTM) parameters; exploding gradients still "
-        "need clipping; no parallelism over time.",
-    ),
-    "pages/bidirectional.py",
-    ("双向 RNN", "bidirectional RNN"),
-    "↔️",
-)
+lesson_end(words)

@@ -194,3 +194,14 @@ def step_latex(model: TinyRNN, terms: StepTerms, digits: int = 2) -> str:
         rf" = {f}\Big({m(terms.a)}\Big) = {m(terms.h_t)}"
         r"\end{aligned}"
     )
+
+
+def repeated_character(chars: list[str]) -> tuple[str, int, int] | None:
+    """The first character read twice, with the two steps (1-based) that read it; None when
+    every character is different."""
+    seen: dict[str, int] = {}
+    for t, ch in enumerate(chars, start=1):
+        if ch in seen:
+            return ch, seen[ch], t
+        seen[ch] = t
+    return None

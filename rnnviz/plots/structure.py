@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from rnnviz.content import Text
 from rnnviz.errors import RnnVizError
-from rnnviz.i18n import pick
 from rnnviz.plots.style import LIGHT
 
 WEIGHTS = ("U", "W", "V")
@@ -19,6 +19,7 @@ _NODE = {"x": "#8ecae6", "h": "#ffb703", "o": "#90be6d"}
 _Y = {"x": 0.0, "h": 1.0, "o": 2.0}
 _DX = 1.3  # horizontal distance between unrolled steps
 _R = 0.2  # node radius in data units: arrows stop at the node's edge
+_T = Text("plots/structure")
 
 
 def _sub(t: int | str) -> str:
@@ -59,7 +60,7 @@ def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go
     on = {w: w == highlight for w in WEIGHTS}
     nodes: list[tuple[float, str, str, str]] = []  # (x, kind, label, hover)
     eq = {
-        "x": pick(lang, "输入", "input"),
+        "x": _T(lang, "input"),
         "h": "h = f(U x + W h<sub>prev</sub> + b)",
         "o": "o = V h + c",
     }
@@ -84,11 +85,11 @@ def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go
         x=1.75, y=1.0, ax=1.0, ay=1.0, xref="x", yref="y", axref="x", ayref="y",
         text="", showarrow=True, arrowhead=3, arrowwidth=2, arrowcolor="#555",
     ))  # fmt: skip
-    notes.append(dict(x=1.375, y=1.25, text=pick(lang, "按时间展开", "unfold in time"), showarrow=False))
+    notes.append(dict(x=1.375, y=1.25, text=_T(lang, "unfold"), showarrow=False))
 
     # Unrolled: h_0, then steps 1..T.
     x0 = 2.2
-    nodes.append((x0, "h", "h" + _sub(0), pick(lang, "初始状态 h<sub>0</sub> = 0", "initial state h<sub>0</sub> = 0")))
+    nodes.append((x0, "h", "h" + _sub(0), _T(lang, "h0")))
     for t in range(1, T + 1):
         x = x0 + _DX * t
         nodes.append((x, "x", "x" + _sub(t), f"{eq['x']} x{_sub(t)}"))
@@ -109,9 +110,7 @@ def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go
                 x=[p[0] for p in pts], y=[_Y[kind]] * len(pts), mode="markers+text",
                 marker={"size": 40, "color": _NODE[kind], "line": {"width": 1.5, "color": "#333"}},
                 text=[p[2] for p in pts], textfont={"size": 14}, hovertext=[p[3] for p in pts],
-                hoverinfo="text", name={"x": pick(lang, "输入 x", "input x"),
-                                        "h": pick(lang, "隐藏状态 h", "hidden h"),
-                                        "o": pick(lang, "输出 o", "output o")}[kind],
+                hoverinfo="text", name=_T(lang, f"node.{kind}"),
             )
         )  # fmt: skip
     return go.Figure(
@@ -139,8 +138,7 @@ def hidden_heatmap(
         go.Heatmap(
             z=h.T.astype(np.float32), x=cols, y=rows, colorscale="RdBu_r", zmid=0,
             texttemplate="%{z:.2f}", textfont={"size": 11},
-            hovertemplate=pick(lang, "时刻 %{x}<br>单元 %{y}<br>值 %{z:.3f}<extra></extra>",
-                               "step %{x}<br>unit %{y}<br>value %{z:.3f}<extra></extra>"),
+            hovertemplate=_T(lang, "heatmap.hover"),
             colorbar={"title": "h"},
         )
     )  # fmt: skip
@@ -151,7 +149,7 @@ def hidden_heatmap(
         )  # fmt: skip
     fig.update_layout(
         height=60 + 34 * H, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template=LIGHT,
-        xaxis={"title": pick(lang, "时刻 t（字符）", "time step t (character)"), "side": "bottom"},
+        xaxis={"title": _T(lang, "heatmap.x"), "side": "bottom"},
         yaxis={"autorange": "reversed"},
     )  # fmt: skip
     return fig

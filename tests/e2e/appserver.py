@@ -161,23 +161,21 @@ class PageInfo:
 
 
 def routed_pages() -> list[PageInfo]:
-    """Every page app.py names, present on disk or not: ("pages/x.py", zh, en, slug, ...)."""
-    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
-    found: dict[str, PageInfo] = {}
-    for node in ast.walk(tree):
-        args = node.args if isinstance(node, ast.Call) else node.elts if isinstance(node, ast.Tuple) else []
-        values = [a.value for a in args[:4] if isinstance(a, ast.Constant)]
-        if len(values) == 4 and all(isinstance(v, str) for v in values) and values[0].startswith("pages/"):
-            default = isinstance(node, ast.Call) and any(
-                k.arg == "default" and isinstance(k.value, ast.Constant) and k.value.value is True
-                for k in node.keywords)
-            found.setdefault(values[0], PageInfo(*values, default=default))
-    return list(found.values())
+    """Every page on the class route (ui/route.py), in app.py's order."""
+    from ui.route import ROUTE
+
+    return [PageInfo(s.path, s.title("zh"), s.title("en"), s.slug, default=i == 0)
+            for i, s in enumerate(ROUTE)]
 
 
 def page_titles(path: str) -> tuple[str, str] | None:
-    """The page's ``st.title(tr(zh, en))`` strings, or None when it has no such title."""
-    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+    """The page's h1 in Chinese and English: section ``title`` of its content document."""
+    from rnnviz.content import documents, text
+
+    doc = Path(path).stem
+    if doc in documents("zh"):
+        return text("zh", doc, "title"), text("en", doc, "title")
+    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))  # not moved to content/ yet
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "title" and node.args

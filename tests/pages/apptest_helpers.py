@@ -103,3 +103,25 @@ def ship_tiny_textrnn(directory: Path, text: str, num_layers: int) -> TextRNN:
     Checkpoint(model=model, config=config, vocab=vocab,
                classes=["a", "b"]).save(directory / "textrnn.safetensors")  # fmt: skip
     return model
+
+
+def answer_question(at: AppTest, key: str, response: object) -> AppTest:
+    """Commit ``response`` to the page's question ``key`` (ui/quiz.py): set its input, press
+    the form's commit button, run."""
+    inputs = [w for w in [*at.radio, *at.number_input] if w.key == f"quiz_{key}_choice"
+              or w.key == f"quiz_{key}_number"]
+    assert inputs, f"question {key!r} is not asking (answered already, or not on the page)"
+    inputs[0].set_value(response)
+    form = inputs[0].proto.form_id
+    [button] = [b for b in at.button if b.proto.form_id == form]
+    return button.click().run()
+
+
+def revealed(at: AppTest) -> list[str]:
+    """The reveals shown (success: right, warning: wrong, info: questions off), page order."""
+    from rnnviz.content import text
+
+    marks = [text(lang, "ui/quiz", k, answer="").split("{")[0][:4] for lang in ("zh", "en")
+             for k in ("right", "wrong", "answer")]
+    return [e.value for e in [*at.success, *at.warning, *at.info]
+            if any(e.value.startswith(m) for m in marks)]

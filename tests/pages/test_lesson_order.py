@@ -1,39 +1,40 @@
-"""Every lesson ends the same way (ui/lesson.py): its key points, then a link to the next page
-in the order app.py lists them, in the chosen language."""
+"""The class route (ui/route.py) is app.py's navigation, and every lesson ends the same way
+(ui/lesson.py): its key points, then a link to the next stop, in the chosen language."""
 
 from __future__ import annotations
-
-import ast
-from pathlib import Path
 
 import pytest
 from apptest_helpers import open_page
 
-# Each lesson links the one after it; the last lesson leads to training.
-ORDER = ["pages/rnn_structure.py", "pages/gradients.py", "pages/bptt.py", "pages/long_dependency.py",
-         "pages/lstm_gru.py", "pages/bidirectional.py", "pages/textrnn.py"]  # fmt: skip
+from rnnviz.content import text
+from ui.route import ROUTE, next_stop
+
+LESSONS = [s for s in ROUTE if s.section == "lessons"]
 
 
-def app_routes() -> dict[str, str]:
-    """app.py's (file -> url path) entries, in source order: ("pages/x.py", zh, en, slug, icon)."""
-    tree = ast.parse((Path(__file__).resolve().parents[2] / "app.py").read_text(encoding="utf-8"))
-    entries = [node for node in ast.walk(tree) if isinstance(node, ast.Tuple) and len(node.elts) == 5
-               and isinstance(node.elts[0], ast.Constant) and str(node.elts[0].value).startswith("pages/")]  # fmt: skip
-    entries.sort(key=lambda n: (n.lineno, n.col_offset))
-    return {node.elts[0].value: node.elts[3].value for node in entries}
+def test_bptt_comes_before_the_gradient_lesson_that_uses_its_jacobians() -> None:
+    pages = [s.page for s in ROUTE]
+    assert pages.index("rnn_structure") < pages.index("bptt") < pages.index("gradients")
 
 
-def test_order_is_app_pys() -> None:
-    assert [p for p in app_routes() if p in ORDER] == ORDER
+def test_the_navigation_follows_the_route() -> None:
+    at = open_page("pages/home.py")
+    # AppTest has no navigation element; the route's own order is what app.py hands it.
+    assert [s.page for s in ROUTE][0] == "home"
+    assert len({s.slug for s in ROUTE}) == len(ROUTE)
+    assert all(s.slug != s.page for s in ROUTE)  # see app.py: a slug equal to the stem
+    assert not at.exception
 
 
-@pytest.mark.parametrize(("page", "next_page"), list(zip(ORDER, ORDER[1:], strict=False)))
-def test_lesson_ends_with_key_points_and_the_next_page(page: str, next_page: str) -> None:
-    at = open_page(page)
-    assert [h.value for h in at.subheader][-1] == "要点"
+@pytest.mark.parametrize("stop", LESSONS, ids=lambda s: s.page)
+def test_lesson_ends_with_key_points_and_the_next_stop(stop) -> None:
+    at = open_page(stop.path)
+    after = next_stop(stop.page)
+    assert after is not None
+    assert [h.value for h in at.subheader][-1] == text("zh", "ui/lesson", "key_points")
     links = at.get("page_link")
-    assert [link.proto.page for link in links] == [app_routes()[next_page]]
-    assert links[0].proto.label.startswith("下一页：") and links[0].proto.label.endswith(" →")
+    assert links[-1].proto.page == after.slug
+    assert links[-1].proto.label == text("zh", "ui/lesson", "next", title=after.title("zh"))
     at.sidebar.radio(key="lang").set_value("en").run()
     assert [h.value for h in at.subheader][-1] == "Key points"
-    assert at.get("page_link")[0].proto.label.startswith("Next: ")
+    assert at.get("page_link")[-1].proto.label == f"Next stop: {after.title('en')} →"

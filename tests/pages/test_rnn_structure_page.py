@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from apptest_helpers import chart_specs
+import pytest
+from apptest_helpers import answer_question, chart_specs, open_page
 from streamlit.testing.v1 import AppTest
 
+from rnnviz.content import text
 from rnnviz.lessons.unrolled import demo_rnn, embed_text, run_rnn
 
 PAGE = "pages/rnn_structure.py"
+DEFAULT_TEXT = text("zh", "rnn_structure", "demo.default_text")
 HIGHLIGHT = "#d62728"
 
 
@@ -24,11 +27,11 @@ def test_defaults_show_diagram_heatmap_and_equation(at: AppTest) -> None:
     assert _red_arrows(diagram) == 4 + 1
     h_texts = next(t["text"] for t in diagram["data"] if t["name"] == "隐藏状态 h")
     assert h_texts[-1] == "h<sub>4</sub>"
-    assert heatmap["data"][0]["x"] == [f"{i} {ch}" for i, ch in enumerate("我爱自然语言处理", 1)]
+    assert heatmap["data"][0]["x"] == [f"{i} {ch}" for i, ch in enumerate(embed_text(DEFAULT_TEXT)[0], 1)]
     equation = at.latex[-1].value
     assert r"h_{3} &=" in equation and r"\tanh" in equation
     # The numbers printed last are h_3 of the demo RNN.
-    _, x = embed_text("我爱自然语言处理")
+    _, x = embed_text(DEFAULT_TEXT)
     h_3 = run_rnn(demo_rnn(), x).h[2]
     shown = [float(v) for v in re.findall(r"-?\d+\.\d+", equation)][-6:]
     np.testing.assert_allclose(shown, h_3, atol=0.005 + 1e-12)
@@ -76,3 +79,46 @@ def test_english(at: AppTest) -> None:
     assert at.title[0].value.startswith("RNN structure")
     assert any("Key points" in s.value for s in at.subheader)
     assert next(t for t in chart_specs(at)[0]["data"] if t["name"] == "hidden h")
+
+
+def test_the_default_text_reads_one_character_twice_and_the_heatmap_shows_two_states() -> None:
+    chars, x = embed_text(DEFAULT_TEXT)
+    h = run_rnn(demo_rnn(), x).h
+    first = chars.index("你")
+    second = chars.index("你", first + 1)
+    assert np.allclose(x[first], x[second])  # the same input ...
+    assert not np.allclose(h[first], h[second], atol=1e-3)  # ... a different state
+
+
+def test_w_question_reveals_the_unrolled_length_and_follows_the_slider(at: AppTest) -> None:
+    answer_question(at, "q_uses", 1)
+    assert not at.exception
+    assert any(w.value.startswith("不对") and "4" in w.value for w in at.warning)
+    at.slider(key="structure_T").set_value(7).run()  # new numbers: a new question
+    answer_question(at, "q_uses", 7)
+    assert any(s.value.startswith("答对了") and "7" in s.value for s in at.success)
+
+
+@pytest.mark.parametrize("typed, expected", [(DEFAULT_TEXT, "different"), ("aaa", "different")])
+def test_same_character_question_answers_from_the_live_states(typed: str, expected: str) -> None:
+    at = open_page(PAGE)
+    at.text_input(key="structure_text").set_value(typed).run()
+    answer_question(at, "q_same", "same")
+    label = text("zh", "rnn_structure", f"q_same.opt.{expected}")
+    assert any(label in w.value for w in at.warning)
+
+
+def test_questions_off_show_the_answers_without_asking(at: AppTest) -> None:
+    at.sidebar.toggle(key="quiz_on").set_value(False).run()
+    assert not at.exception
+    assert not [r for r in at.radio if r.key.startswith("quiz_")]
+    assert any(i.value.startswith("答案") for i in at.info)
+
+
+def test_answers_are_kept_per_session() -> None:
+    one, two = open_page(PAGE), open_page(PAGE)
+    answer_question(one, "q_uses", 4)
+    two.run()
+    assert any(s.value.startswith("答对了") for s in one.success)
+    assert "quiz_answers" not in two.session_state or not two.session_state["quiz_answers"]
+    assert [n for n in two.number_input if n.key == "quiz_q_uses_number"]
