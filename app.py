@@ -32,4 +32,9 @@ pages = {
     ]
     for section in SECTIONS
 }
-st.navigation(pages).run()
+# .streamlit/config.toml sets client.showSidebarNavigation = false so that Streamlit's own list
+# of pages/ file names never shows on a fresh server's first run; this navigation is the app's
+# and goes in the sidebar.
+st.set_option("client.showSidebarNavigation", True)
+# expanded: every stop of the route stays listed (the default folds the sidebar after 10).
+st.navigation(pages, expanded=True).run()

@@ -34,14 +34,17 @@ def _answer_arrived(expected_tokens: str) -> Callable[[Any], bool]:
 
 
 def span_text(markup: str) -> str:
-    """The text of rnnviz.plots.report.importance_html's spans, unescaped as the browser shows it."""
-    return "".join(html.unescape(t) for t in re.findall(r"<span[^>]*>(.*?)</span>", markup, flags=re.S))
+    """The text of rnnviz.plots.report.importance_html's spans, unescaped as the browser shows
+    it."""
+    spans = re.findall(r"<span[^>]*>(.*?)</span>", markup, flags=re.S)
+    return "".join(html.unescape(t) for t in spans)
 
 
-async def student(url: str, page_path: str, expected: Callable[[str], str], titles: list[str], index: int,
-                  start_at: list[float], stop_at: list[float], think_s: float, timeout_s: float, stats: Any,
-                  slow_after_s: float) -> None:  # fmt: skip
-    """One student predicting until ``stop_at``; figures go to ``stats`` (classroom.PhaseStats)."""
+async def student(url: str, page_path: str, expected: Callable[[str], str], titles: list[str],
+                  index: int, start_at: list[float], stop_at: list[float], think_s: float,
+                  timeout_s: float, stats: Any, slow_after_s: float) -> None:
+    """One student predicting until ``stop_at``; figures go to ``stats``
+    (classroom.PhaseStats)."""
     session = StreamlitSession(url)
     try:
         t0 = time.perf_counter()
@@ -79,17 +82,22 @@ async def student(url: str, page_path: str, expected: Callable[[str], str], titl
         await session.close()
 
 
-async def trainer(url: str, page_path: str, stop: asyncio.Event, timeout_s: float, report: dict) -> None:
+async def trainer(url: str, page_path: str, stop: asyncio.Event, timeout_s: float,
+                  report: dict) -> None:
     """One student training a small Text-RNN (H = E = 32, quick mode) until ``stop`` is set."""
     session = StreamlitSession(url)
     try:
         await session.open(page_path, timeout_s)
         source = session.find("radio", "数据来源")
         if source is None or "THUCNews 数据目录" not in list(source.options):
-            report["error"] = ("no THUCNews folder on the server (set RNNVIZ_DATA_DIR); the protocol client "
-                               "cannot upload files: use --client browser")  # fmt: skip
+            report["error"] = ("no THUCNews folder on the server (set RNNVIZ_DATA_DIR); the "
+                               "protocol client cannot upload files: use --client browser")
             return
         report["data"] = "THUCNews folder, quick mode"
+        mode = session.find("radio", "训练方式")  # the class preset is the default: go custom
+        if mode is not None:
+            session.set_string(mode.id, next(o for o in mode.options if o.startswith("自定义")))
+            await session.rerun(timeout_s=timeout_s)
         for label in ("隐藏单元数 H", "嵌入维度 E"):
             session.set_strings(session.widget("slider", label), ["32"])
         epochs = session.find("slider", "训练轮数 epochs")
@@ -97,7 +105,8 @@ async def trainer(url: str, page_path: str, stop: asyncio.Event, timeout_s: floa
         await session.rerun(timeout_s=timeout_s)
         while not stop.is_set():
             start = session.find("button", "开始训练")
-            if session.find("button", "停止（保留最好的模型）") is None and start is not None and not start.disabled:
+            running = session.find("button", "停止（保留最好的模型）") is not None
+            if not running and start is not None and not start.disabled:
                 await session.click(start.id, timeout_s)  # none running: (re)start
                 report["runs"] = report.get("runs", 0) + 1
             await asyncio.sleep(1.0)  # the page's live fragment reruns on its own timer meanwhile

@@ -14,6 +14,7 @@ Runs, in one process on the same data, device and threads:
 and prints, for each, the samples/s of the training steps (dev evaluations excluded), the best
 dev accuracy, the step and wall time at which it was reached, and the ratios to the baseline.
 Data: $RNNVIZ_DATA_DIR (or ../shared/data)/thucnews. A benchmark, not a test: never asserts.
+Samples/s by device (CPU vs GPU) and by number of processes (torchrun): bench/train_scale.py.
 """
 
 from __future__ import annotations

@@ -1,19 +1,62 @@
-"""Home: what RNN Lab is and where to start."""
+"""Home: the class map. A live prediction first (where the course ends up), then the route in
+teaching order, each stop with what the class will see and about how long it takes."""
 
 import streamlit as st
 
-from ui.lang import tr
+from rnnviz.content import literal
+from rnnviz.core.classes import display_class
+from rnnviz.errors import RnnVizError
+from rnnviz.plots.classifier import token_states_figure
+from ui.lang import lang, page_text
+from ui.models import load_shipped
+from ui.quiz import answers
+from ui.route import ROUTE, SECTIONS, section_title
 
-st.title(tr("RNN Lab · 循环神经网络实验室", "RNN Lab · Recurrent neural networks, hands on"))
-st.markdown(
-    tr(
-        "在这里学习循环神经网络（RNN）：从展开的 RNN 与共享权重 U、W、V，到梯度消失与爆炸、"
-        "BPTT、长期依赖、LSTM/GRU 门控和双向 RNN；然后现场训练 Text-RNN 与 RCNN 新闻分类器，"
-        "输入中文句子，观察预测类别和逐字的门控激活。",
-        "Learn recurrent neural networks here: from the unrolled RNN and its shared weights "
-        "U, W, V to vanishing and exploding gradients, BPTT, long-term dependency, LSTM/GRU "
-        "gating and bidirectional RNNs; then train Text-RNN and RCNN news classifiers live, "
-        "type Chinese sentences and watch the predicted category and the gates token by token.",
-    )
-)
-st.info(tr("从左侧导航选择一页开始。", "Pick a page in the sidebar to begin."))
+words = page_text("home")
+
+st.title(words("title"))
+st.markdown(words("intro"))
+
+
+@st.fragment
+def hook() -> None:
+    """Type a headline: its category and the first layer's gates, at once."""
+    predictor = load_shipped("textrnn")
+    if predictor is None:
+        st.info(words("hook.no_model"))
+        return
+    text = st.text_input(words("hook.text"), words("hook.default"), key="home_text",
+                         max_chars=200)
+    try:
+        pred = predictor.predict(text)
+    except RnnVizError:
+        st.info(words("hook.empty"))
+        return
+    st.success(words("hook.result", label=literal(display_class(pred.label, lang())),
+                     p=pred.probabilities[pred.label]))
+    st.plotly_chart(token_states_figure(pred.layers[0], pred.tokens, lang()), width="stretch",
+                    key="home_gates")
+    st.caption(words("hook.caption"))
+
+
+st.header(words("hook.header"))
+hook()
+
+st.header(words("map.header"))
+lessons = [s for s in ROUTE if s.minutes]
+st.markdown(words("map.intro", stops=len(lessons), minutes=sum(s.minutes for s in lessons)))
+number = 0
+for section in SECTIONS:
+    stops = [s for s in ROUTE if s.section == section and s.page != "home"]
+    if not stops:
+        continue
+    st.subheader(section_title(section, lang()))
+    for s in stops:
+        number += 1
+        link, line = st.columns([2, 5])
+        link.page_link(s.path, label=f"{number}. {s.title(lang())}", icon=s.icon)
+        line.markdown(words("map.stop", line=s.line(lang()), minutes=s.minutes))
+
+given = answers().values()
+if given:
+    st.caption(words("progress", right=sum(a.correct for a in given), asked=len(given)))

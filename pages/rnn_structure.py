@@ -20,6 +20,7 @@ from rnnviz.plots.structure import MAX_UNROLL, WEIGHTS, hidden_heatmap, rnn_diag
 from ui.lang import lang, page_text
 from ui.lesson import lesson_end
 from ui.quiz import ask
+from ui.route import stop
 
 words = page_text("rnn_structure")
 
@@ -86,7 +87,7 @@ def demo() -> None:
 demo()
 
 st.header(words("recursive.header"))
-st.markdown(words("recursive"))
+st.markdown(words("recursive", lesson=stop("recursive").title(lang())))
 
 st.header(words("pros_cons.header"))
 good, bad = st.columns(2)

@@ -2,33 +2,63 @@
 
 import streamlit as st
 
+from rnnviz.content import literal
+from rnnviz.errors import RnnVizError
+from rnnviz.lessons import ablation
 from rnnviz.plots.classifier import architecture_figure
-from ui.lang import lang, tr
-from ui.training import model_widgets, training_section
+from rnnviz.plots.report import as_report
+from ui.lang import lang, page_text
+from ui.lesson import next_stop_link
+from ui.models import load_shipped
+from ui.training import model_widgets, training_mode, training_section
 
-st.title(tr("Text-RNN：用循环网络给新闻标题分类", "Text-RNN: classifying news titles with a recurrent network"))
-st.markdown(tr(
-    "**原理**：标题切成字（或词）$x_1..x_T$，每个查表得到词向量 $e_t$；RNN 沿时间读下去，"
-    "**每一步用同一组权重** $U$（输入→隐藏）与 $W$（隐藏→隐藏）；读完后取最后的隐藏状态 $h_T$"
-    "（或对所有 $h_t$ 做平均/最大池化）得到整句的表示，经全连接层 $V$ 和 softmax 得到 10 个类别的概率，"
-    "用交叉熵训练。",
-    "**The idea**: the title is cut into characters (or words) $x_1..x_T$, each looked up as a vector $e_t$; the "
-    "RNN reads them in order, **using the same weights at every step**, $U$ (input→hidden) and $W$ "
-    "(hidden→hidden); the last hidden state $h_T$ (or a mean/max pool over all $h_t$) represents the title, and a "
-    "fully connected layer $V$ with softmax gives the probabilities of the 10 classes, trained with cross-entropy.",
-))  # fmt: skip
-st.latex(r"h_t=f(U e_t+W h_{t-1}+b),\qquad p(y\mid x)=\operatorname{softmax}(V\,\mathrm{pool}(h_1..h_T)+c)")
-st.markdown(tr(
-    "**双向**变体再用一个从右往左读的 RNN（它有**自己的** $\\overleftarrow{U},\\overleftarrow{W}$，与正向不共享），"
-    "把两个方向的状态拼接：$[\\overrightarrow{h}_T;\\overleftarrow{h}_1]$。LSTM/GRU 只是把 $f$ 换成带门的单元。",
-    "The **bidirectional** variant adds an RNN reading right to left (with **its own** "
-    "$\\overleftarrow{U},\\overleftarrow{W}$, not shared with the forward one) and concatenates both directions: "
-    "$[\\overrightarrow{h}_T;\\overleftarrow{h}_1]$. LSTM/GRU only replace $f$ with a gated cell.",
-))  # fmt: skip
+words = page_text("textrnn")
 
-st.header(tr("选择结构", "Choose the architecture"))
-config = model_widgets("train", "textrnn")
+st.title(words("title"))
+st.markdown(words("idea"))
+st.latex(words("formula"))
+st.markdown(words("bidirectional"))
+
+st.header(words("arch.header"))
+mode = training_mode("train")  # the class preset (default) or custom settings
+config = model_widgets("train", "textrnn", mode)
 st.plotly_chart(architecture_figure(config, lang()), width="stretch", key="train_architecture")
-st.caption(tr("图随上面的设置变化；悬停节点可看公式与维度。", "The drawing follows the settings above; hover a node for its equation and sizes."))
+st.caption(words("arch.caption"))
 
-training_section("train", config)
+training_section("train", config, mode)
+
+# ---- the course's model vs ours: the two shipped files side by side, then the ladder ------
+st.header(words("course.header"))
+st.markdown(words("course.intro"))
+try:
+    pair = [load_shipped(name) for name in ("textgru", "textrnn")]
+except RnnVizError as err:
+    st.warning(words("course.error", error=literal(str(err))))
+    pair = [None, None]
+reports = [as_report(p.checkpoint.metrics) if p is not None else None for p in pair]
+if reports[0] is None or reports[1] is None:
+    st.info(words("course.missing"))
+else:
+    c1, c2 = st.columns(2)
+    c1.metric(words("course.metric.course"), f"{reports[0].accuracy:.2%}")
+    c2.metric(words("course.metric.ours"), f"{reports[1].accuracy:.2%}", delta=words(
+        "course.delta", d=100 * (reports[1].accuracy - reports[0].accuracy)))
+    st.dataframe(ablation.side_by_side(reports[0], reports[1], lang()), hide_index=True,
+                 key="train_course_side")
+    st.caption(words("course.side.caption", n=reports[0].n))
+try:
+    ladder = ablation.load_ladder()
+except RnnVizError as err:
+    st.error(words("ladder.error", error=literal(str(err))))
+    ladder = None
+if ladder is None:
+    st.info(words("ladder.missing"))
+else:
+    st.subheader(words("ladder.header"))
+    st.dataframe(ablation.ladder_rows(ladder, lang()), hide_index=True, key="train_ladder")
+    st.caption(words("ladder.caption", epochs=ladder.train.get("epochs", "?"),
+                     train=ladder.data.get("train", "?"), dev=ladder.data.get("dev", "?"),
+                     biggest=ablation.rung_name(ladder.biggest_gain(), lang()),
+                     command=ladder.command))
+
+next_stop_link("textrnn")

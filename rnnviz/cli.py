@@ -1,9 +1,13 @@
 """Command line: ``python -m rnnviz {train,evaluate,predict,download}``.
 
-    python -m rnnviz train --model {textrnn,textrcnn} --data-dir DIR [--cell lstm] [--epochs N] [--out FILE]
+    python -m rnnviz train --model {textrnn,textrcnn} --data-dir DIR [--cell lstm] [--out FILE]
     python -m rnnviz evaluate --checkpoint FILE --data FILE [--classes FILE] [--json]
     python -m rnnviz predict --checkpoint FILE [--json] TEXT
     python -m rnnviz download thucnews [--dest DIR] [--source URL]
+
+``train``'s model and training flags are the fields of ``ModelConfig`` and ``TrainConfig``
+(rnnviz/core/config.py): their help texts, defaults and rules. A flag left out is not passed
+on, so the dataclass default (or the model's preset) applies.
 
 Exit status: 0 done; 2 bad input (an ``RnnVizError``, a missing or unreadable file, or an
 argparse usage error), reported as ONE line ``error: ...`` on stderr, never a traceback;
@@ -11,6 +15,12 @@ argparse usage error), reported as ONE line ``error: ...`` on stderr, never a tr
 dev weights seen so far, prints the report, saves the checkpoint and exits with 130 (the
 shell's code for SIGINT) so scripts can tell a cut-short run; a second Ctrl-C aborts at once
 without saving.
+
+Under torchrun (``torchrun --nproc-per-node N -m rnnviz train ...``, rnnviz/core/distributed.py)
+each process is one rank: the same flags (``--batch-size`` per process), rank 0 alone prints
+and saves, every rank stops at the same step. A rank that fails prints ``error: rank R of N
+failed: ...`` and exits 1 (2 for bad input); rank 0 then saves the best weights seen, names
+that rank and exits 1.
 
 Heavy imports (torch) happen inside the commands, so ``--help`` and ``download`` start fast.
 """
@@ -23,157 +33,101 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnviz import __version__
+from rnnviz.core.config import (
+    DEVICES,
+    MODELS,
+    POSITIVE_INT,
+    ModelConfig,
+    Rule,
+    TrainConfig,
+)
 from rnnviz.errors import RnnVizError
+from rnnviz.i18n import LANGUAGES
 from rnnviz.paths import DATA_DIR_ENV, data_dir, download_dir
 
 if TYPE_CHECKING:
     from rnnviz.core.callbacks import TrainerControl
-    from rnnviz.core.checkpoint import Checkpoint
-    from rnnviz.core.data import Dataset
-    from rnnviz.core.metrics import EvalReport
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 INTERRUPTED = "interrupted (Ctrl-C)"
-DEVICES = ("auto", "cpu", "cuda", "mps")
+TERMINATED = "terminated (SIGTERM)"
+Options = dict[str, tuple[str, dict[str, Any]]]  # --flag -> (config field, argparse keywords)
 
 
-# ---- small argparse helpers ----------------------------------------------------------------
+# ---- train's flags, from the config fields ---------------------------------------------------
 
 
-class _DataclassDefault:
-    """Shows a ModelConfig/TrainConfig default in ``--help`` without importing torch first.
-
-    An option left at this sentinel is not passed on, so the dataclass default applies.
-    """
-
-    def __init__(self, module: str, cls: str, field: str) -> None:
-        self.module, self.cls, self.field = module, cls, field
-
-    def __str__(self) -> str:
-        import importlib
-
-        return str(getattr(getattr(importlib.import_module(self.module), self.cls), self.field))
-
-
-def _model_default(field: str) -> _DataclassDefault:
-    return _DataclassDefault("rnnviz.core.models", "ModelConfig", field)
-
-
-def _train_default(field: str) -> _DataclassDefault:
-    return _DataclassDefault("rnnviz.core.train", "TrainConfig", field)
-
-
-def _number(kind: type, low: float, *, strict: bool = False) -> Any:
-    """An argparse type: a number >= low (> low when strict)."""
+def _parse_with(rule: Rule, name: str) -> Callable[[str], Any]:
+    """An argparse type: the text read as the rule's number and refused as the config would."""
 
     def parse(text: str) -> Any:
         try:
-            value = kind(text)
+            value = rule.kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
-        if value < low or (strict and value == low):
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got {text}")
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a valid {rule.kind.__name__}") from None
+        problem = rule.problem(name, value)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{problem}, got {text}")
         return value
 
     return parse
 
 
-POSITIVE_INT = _number(int, 1)
-NON_NEGATIVE_INT = _number(int, 0)
-NON_NEGATIVE_FLOAT = _number(float, 0.0)
-POSITIVE_FLOAT = _number(float, 0.0, strict=True)
+def config_options(config: type[ModelConfig] | type[TrainConfig]) -> Options:
+    """The flags of the fields of ``config`` that declare one, in field order: a choice list,
+    an on/off switch or a checked number, with the field's help text and default."""
+    options: Options = {}
+    for f in fields(config):
+        flag = f.metadata.get("flag")
+        if flag is None:
+            continue
+        rule: Rule = f.metadata["rule"]
+        shown = f"{f.metadata['help']} (default: {f.default})"
+        kwargs: dict[str, Any] = {"help": shown.replace("%", "%%")}  # argparse formats with %
+        if rule.choices:
+            kwargs["choices"] = rule.choices
+        elif rule.kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _parse_with(rule, f.name)
+            kwargs["metavar"] = flag[2:].upper().replace("-", "_")
+        options[flag] = (f.name, kwargs)
+    return options
 
 
-def _fraction(text: str) -> float:
-    value = NON_NEGATIVE_FLOAT(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+MODEL_OPTIONS = config_options(ModelConfig)
+TRAIN_OPTIONS = config_options(TrainConfig)
+BESIDE_MODEL = ("--cell", "--tokenizer", "--device")  # listed with --model, the others grouped
 
 
-# Option name -> (dataclass field, argparse kwargs). Left at its default, an option is not
-# passed on: the dataclass decides, and ``--help`` shows its value.
-MODEL_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "--embed": ("embed_dim", {"type": POSITIVE_INT, "help": "embedding size"}),
-    "--hidden": ("hidden_size", {"type": POSITIVE_INT, "help": "hidden units per direction"}),
-    "--layers": ("num_layers", {"type": POSITIVE_INT, "help": "stacked recurrent layers"}),
-    "--bidirectional": ("bidirectional", {
-        "action": argparse.BooleanOptionalAction,
-        "help": "read the text both ways (TextRCNN always does)",
-    }),
-    "--pooling": ("pooling", {
-        "choices": ("last", "mean", "max", "meanmax"), "help": "TextRNN pooling over time",
-    }),
-    "--dropout": ("dropout", {"type": _fraction, "help": "between layers and before the classifier"}),
-    "--embed-dropout": ("embed_dropout", {"type": _fraction, "help": "on the embeddings"}),
-    "--rcnn-proj": ("rcnn_proj", {"type": POSITIVE_INT, "help": "TextRCNN projection width"}),
-    "--bigram-dim": ("bigram_dim", {
-        "type": NON_NEGATIVE_INT, "help": "size of a character-bigram embedding added to each token (0 = off)",
-    }),
-    "--max-len": ("max_len", {"type": POSITIVE_INT, "help": "tokens read at prediction time"}),
-}
-TRAIN_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "--epochs": ("epochs", {"type": POSITIVE_INT, "help": "passes over the training set"}),
-    "--batch-size": ("batch_size", {"type": POSITIVE_INT, "help": "examples per step"}),
-    "--lr": ("lr", {"type": POSITIVE_FLOAT, "help": "Adam learning rate (peak)"}),
-    "--weight-decay": ("weight_decay", {"type": NON_NEGATIVE_FLOAT, "help": "Adam weight decay"}),
-    "--clip-norm": ("clip_norm", {"type": NON_NEGATIVE_FLOAT, "help": "gradient-norm clipping (0 = off)"}),
-    "--warmup-steps": ("warmup_steps", {"type": NON_NEGATIVE_INT, "help": "linear LR warm-up steps"}),
-    "--schedule": ("schedule", {"choices": ("cosine", "constant"), "help": "LR after warm-up"}),
-    "--label-smoothing": ("label_smoothing", {"type": _fraction, "help": "cross-entropy smoothing"}),
-    "--seed": ("seed", {"type": int, "help": "random seed (same seed, same run)"}),
-    "--patience": ("patience", {
-        "type": NON_NEGATIVE_INT, "help": "evaluations without dev improvement before stopping (0 = never)",
-    }),
-    "--eval-every": ("eval_every", {
-        "type": NON_NEGATIVE_INT, "help": "steps between dev evaluations (0 = once per epoch)",
-    }),
-    "--max-steps": ("max_steps", {"type": NON_NEGATIVE_INT, "help": "stop after this many steps (0 = epochs decide)"}),
-    "--time-budget": ("time_budget_s", {
-        "type": NON_NEGATIVE_FLOAT, "help": "seconds; stop and keep the best after this long (0 = none)",
-    }),
-    "--max-train-len": ("max_train_len", {"type": POSITIVE_INT, "help": "tokens kept per training text"}),
-    "--min-freq": ("min_freq", {"type": POSITIVE_INT, "help": "rarer tokens become <UNK>"}),
-    "--max-vocab": ("max_vocab", {"type": NON_NEGATIVE_INT, "help": "vocabulary cap (0 = none)"}),
-    "--bigram-min-freq": ("bigram_min_freq", {
-        "type": POSITIVE_INT, "help": "rarer bigrams share the unknown-bigram vector",
-    }),
-    "--max-bigrams": ("max_bigrams", {"type": NON_NEGATIVE_INT, "help": "bigram cap (0 = none)"}),
-    "--bucket": ("bucket", {
-        "action": argparse.BooleanOptionalAction, "help": "batch texts of similar length together",
-    }),
-}
-
-
-def _add_options(
-    group: argparse._ArgumentGroup, options: dict[str, tuple[str, dict[str, Any]]], default: Any,
-) -> None:
+def _add_options(group: argparse._ActionsContainer, options: Options) -> None:
     for flag, (field, kwargs) in options.items():
-        extra = {"metavar": flag[2:].upper().replace("-", "_")} if "type" in kwargs else {}
-        group.add_argument(
-            flag, dest=f"opt_{field}", default=default(field),
-            **{**kwargs, **extra, "help": kwargs["help"] + " (default: %(default)s)"},
-        )
+        # None = not given: the dataclass default (or the model's preset) decides.
+        group.add_argument(flag, dest=f"opt_{field}", default=None, **kwargs)
 
 
-def _chosen(args: argparse.Namespace, options: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """The dataclass fields the user set on the command line."""
-    out = {}
-    for field, _ in options.values():
-        value = getattr(args, f"opt_{field}")
-        if not isinstance(value, _DataclassDefault):
-            out[field] = value
-    return out
+def _chosen(args: argparse.Namespace, options: Options) -> dict[str, Any]:
+    """The config fields the user set on the command line."""
+    values = {field: getattr(args, f"opt_{field}") for field, _ in options.values()}
+    return {field: value for field, value in values.items() if value is not None}
+
+
+def _pick(options: Options, flags: tuple[str, ...], keep: bool) -> Options:
+    return {flag: spec for flag, spec in options.items() if (flag in flags) == keep}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rnnviz.core.download import DATASETS  # no torch there
+
     parser = argparse.ArgumentParser(
         prog="python -m rnnviz",
         description="RNN Lab: train, evaluate and probe TextRNN/TextRCNN news-title classifiers.",
@@ -187,28 +141,31 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a classifier on THUCNews and save a checkpoint",
         description="Train TextRNN or TextRCNN on DIR/train.txt, keep the best weights on "
         "DIR/dev.txt, print the dev report and save a .safetensors checkpoint. Ctrl-C stops "
-        "early and still saves the best weights (exit status 130).",
+        "early and still saves the best weights (exit status 130). Several processes: "
+        "`torchrun --nproc-per-node N -m rnnviz train ...` trains with DistributedDataParallel "
+        "(gloo on the CPU, nccl on CUDA); --batch-size is then per process, the global batch "
+        "is N times it, and rank 0 evaluates, prints and saves.",
     )
-    p.add_argument("--model", required=True, choices=("textrnn", "textrcnn"))
+    model_help = next(f.metadata["help"] for f in fields(ModelConfig) if f.name == "model")
+    p.add_argument("--model", required=True, choices=MODELS, help=model_help)
     p.add_argument("--data-dir", type=Path, default=None,
                    help=f"a THUCNews folder (train.txt, dev.txt, class.txt) or the data root "
-                   f"holding thucnews/ (default: ${DATA_DIR_ENV}, else ../shared/data, else where "
-                   f"`download` puts it: ~/.cache/rnnviz/data)")
-    p.add_argument("--cell", default="lstm", choices=("lstm", "gru", "rnn"), help="(default: %(default)s)")
-    p.add_argument("--tokenizer", default="char", choices=("char", "word"),
-                   help="char, or jieba words (default: %(default)s)")
-    p.add_argument("--device", default="auto", choices=DEVICES, help="(default: %(default)s)")
+                   f"holding thucnews/ (default: ${DATA_DIR_ENV}, else ../shared/data, else "
+                   f"where `download` puts it: ~/.cache/rnnviz/data)")
+    _add_options(p, _pick({**MODEL_OPTIONS, **TRAIN_OPTIONS}, BESIDE_MODEL, keep=True))
     p.add_argument("--out", type=Path, default=None,
                    help="checkpoint file (default: runs/<model>-<cell>.safetensors)")
-    p.add_argument("--train-limit", type=POSITIVE_INT, default=None, metavar="N",
+    count = _parse_with(POSITIVE_INT, "count")
+    p.add_argument("--train-limit", type=count, default=None, metavar="N",
                    help="use only the first N training lines (quick runs)")
-    p.add_argument("--dev-limit", type=POSITIVE_INT, default=None, metavar="N",
+    p.add_argument("--dev-limit", type=count, default=None, metavar="N",
                    help="use only the first N dev lines (quick runs)")
-    p.add_argument("--threads", type=POSITIVE_INT, default=None,
-                   help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=count, default=None,
+                   help="CPU threads for torch, per process (default: torch's choice; "
+                   "torchrun sets 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_options(p.add_argument_group("model"), MODEL_OPTIONS, _model_default)
-    _add_options(p.add_argument_group("training"), TRAIN_OPTIONS, _train_default)
+    _add_options(p.add_argument_group("model"), _pick(MODEL_OPTIONS, BESIDE_MODEL, keep=False))
+    _add_options(p.add_argument_group("training"), _pick(TRAIN_OPTIONS, BESIDE_MODEL, keep=False))
     p.set_defaults(handler=cmd_train)
 
     # -- evaluate
@@ -224,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "else the checkpoint's classes)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default="auto", choices=DEVICES, help="(default: %(default)s)")
-    p.add_argument("--lang", default="zh", choices=("zh", "en"), help="class names in the table")
+    p.add_argument("--lang", default="zh", choices=LANGUAGES, help="class names in the table")
     p.set_defaults(handler=cmd_evaluate)
 
     # -- predict
@@ -235,8 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: label, probabilities, tokens, trace")
-    p.add_argument("--lang", default="zh", choices=("zh", "en"), help="class names in the summary")
-    p.add_argument("text", nargs="+", metavar="TEXT", help="the text (words are joined with spaces)")
+    p.add_argument("--lang", default="zh", choices=LANGUAGES,
+                   help="class names in the summary")
+    p.add_argument("text", nargs="+", metavar="TEXT",
+                   help="the text (words are joined with spaces)")
     p.set_defaults(handler=cmd_predict)
 
     # -- download
@@ -244,9 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
         "download", help="fetch the public THUCNews title split",
         description="Download and verify a dataset into DEST/<name>/.",
     )
-    p.add_argument("name", choices=("thucnews",))
+    p.add_argument("name", choices=tuple(DATASETS))
     p.add_argument("--dest", type=Path, default=None,
-                   help=f"target folder (default: ${DATA_DIR_ENV} if set, else ~/.cache/rnnviz/data)")
+                   help=f"target folder (default: ${DATA_DIR_ENV} if set, else "
+                   "~/.cache/rnnviz/data)")
     p.add_argument("--source", default=None,
                    help="a mirror: http(s)://, file:// or a local folder (default: GitHub)")
     p.set_defaults(handler=cmd_download)
@@ -277,44 +237,43 @@ def _note_skipped(report: Any) -> None:
 
 
 @contextmanager
-def ctrl_c_stops(control: TrainerControl) -> Iterator[None]:
+def ctrl_c_stops(control: TrainerControl, *, sigterm: bool = False,
+                 speak: bool = True) -> Iterator[None]:
     """While active, the first Ctrl-C asks the loop to stop (the best weights are kept);
-    a second one raises KeyboardInterrupt as usual."""
+    a second one raises KeyboardInterrupt as usual. ``sigterm``: SIGTERM too (a distributed
+    rank: torchrun's agent sends it when another rank failed, and rank 0 should still save).
+    ``speak``: say so on stderr (rank 0 only, in a distributed run)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-    previous = signal.getsignal(signal.SIGINT)
+    signals = {signal.SIGINT: (INTERRUPTED, signal.default_int_handler)}
+    if sigterm:
+        signals[signal.SIGTERM] = (TERMINATED, signal.SIG_DFL)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
 
     def handler(signum: int, frame: Any) -> None:
-        control.stop(INTERRUPTED)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        _note("\nstopping after this step and keeping the best weights (Ctrl-C again to abort)")
+        reason, then = signals[signum]
+        control.stop(reason)
+        signal.signal(signum, then)
+        if speak:
+            _note("\nstopping after this step and keeping the best weights (Ctrl-C again to "
+                  "abort)")
 
-    signal.signal(signal.SIGINT, handler)
+    for signum in signals:
+        signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _split_exists(root: Path, split: str) -> bool:
-    return (root / f"{split}.txt").is_file() or (root / "thucnews" / f"{split}.txt").is_file()
-
-
-def _default_train_dir() -> Path:
-    """The data directory, or where ``download`` put the data when that has none."""
-    root = data_dir()
-    cache = download_dir()
-    if not _split_exists(root, "train") and _split_exists(cache, "train"):
-        return cache
-    return root
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def _writable_target(path: Path) -> Path:
     """Check before a long run that the checkpoint can be written there (save() makes the
     missing folders)."""
     if path.is_dir():
-        raise RnnVizError("is a folder; give a file name such as model.safetensors", where=str(path))
+        raise RnnVizError("is a folder; give a file name such as model.safetensors",
+                          where=str(path))
     existing = path.absolute().parent
     while not existing.exists():
         existing = existing.parent
@@ -326,145 +285,130 @@ def _writable_target(path: Path) -> Path:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from rnnviz.core.callbacks import PrintProgress, TrainerControl
-    from rnnviz.core.checkpoint import Checkpoint
-    from rnnviz.core.data import display_class, load_split
-    from rnnviz.core.metrics import format_report
-    from rnnviz.core.models import ModelConfig, count_parameters
-    from rnnviz.core.train import TrainConfig, resolve_device, train
+    from rnnviz.core import distributed
+    from rnnviz.core.train import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)  # once per process, before any work
-    model_config = ModelConfig.for_model(
-        args.model, cell=args.cell, tokenizer=args.tokenizer, **_chosen(args, MODEL_OPTIONS)
-    )
-    train_config = TrainConfig(device=args.device, **_chosen(args, TRAIN_OPTIONS))
-    device = resolve_device(args.device)  # a missing GPU fails now, not after loading data
-    out = _writable_target(args.out or Path("runs") / f"{args.model}-{args.cell}.safetensors")
+    model_config = ModelConfig.for_model(args.model, **_chosen(args, MODEL_OPTIONS))
+    train_config = TrainConfig(**_chosen(args, TRAIN_OPTIONS))
+    device = resolve_device(train_config.device)  # a missing GPU fails now, not after the data
+    out = args.out or Path("runs") / f"{args.model}-{model_config.cell}.safetensors"
+    if os.environ.get("RANK", "0") == "0":  # only rank 0 (or the one process) writes it
+        out = _writable_target(out)
+    with distributed.session(device) as ctx:  # torchrun: join the group; else nothing
+        if not ctx.distributed:
+            return _train(args, model_config, train_config, out, ctx)
+        try:
+            return _train(args, model_config, train_config, out, ctx)
+        except Exception as exc:
+            # One line naming this rank (torchrun's summary shows the traceback); the other
+            # ranks see their next collective fail, and rank 0 saves what it has.
+            _note("error: " + ctx.report_failure(exc))
+            bad_input = (RnnVizError, FileNotFoundError, PermissionError, UnicodeDecodeError)
+            return EXIT_USAGE if isinstance(exc, bad_input) else 1
 
-    root = args.data_dir if args.data_dir is not None else _default_train_dir()
+
+def _train(args: argparse.Namespace, model_config: ModelConfig, train_config: TrainConfig,
+           out: Path, ctx: Any) -> int:
+    """``train`` for one process or one rank of a torchrun group (``ctx``): every rank
+    loads the data and trains its shard; rank 0 alone prints and saves."""
+    import torch
+
+    from rnnviz.core import precision
+    from rnnviz.core.callbacks import PrintProgress, TrainerControl
+    from rnnviz.core.classes import display_class
+    from rnnviz.core.data import find_thucnews, load_split, thucnews_folder
+    from rnnviz.core.metrics import format_report
+    from rnnviz.core.models import count_parameters
+    from rnnviz.core.train import resolve_device
+    from rnnviz.core.training_run import train_to_checkpoint
+
+    main = ctx.is_main
+    note = _note if main else (lambda message: None)
+    device = ctx.place(resolve_device(train_config.device))
+    cell, tokenizer = model_config.cell, model_config.tokenizer
+
+    # Default: the data directory, or where ``download`` put the data when that has none.
+    root = args.data_dir if args.data_dir is not None else find_thucnews() or data_dir()
     train_set, report = load_split(root, "train")
-    _note_skipped(report)
+    if main:
+        _note_skipped(report)
     if args.train_limit:
         train_set = train_set.subset(args.train_limit)
     dev_set = None
-    if _split_exists(root, "dev"):
+    if thucnews_folder(root, "dev.txt") is not None:
         dev_set, report = load_split(root, "dev")
-        _note_skipped(report)
+        if main:
+            _note_skipped(report)
         if args.dev_limit:
             dev_set = dev_set.subset(args.dev_limit)
     else:
-        _note(f"note: no dev.txt under {root}: no early stopping, the last weights are kept")
+        note(f"note: no dev.txt under {root}: no early stopping, the last weights are kept")
 
-    what = f"{args.model} ({args.cell}, {args.tokenizer})"
-    _note(f"training {what} on {len(train_set)} texts, dev {len(dev_set) if dev_set else 0}, "
-          f"device {device}, {torch.get_num_threads()} threads")
+    source: dict[str, Any] = {"data_dir": str(root)}
+    how = f"device {device}, {torch.get_num_threads()} threads"
+    if precision.amp_dtype(device) is not None:
+        source["precision"] = precision.describe(device)
+        how += f", {source['precision']}"
+    if ctx.distributed:
+        batch = train_config.batch_size
+        source.update(processes=ctx.world_size, backend=ctx.backend,
+                      global_batch_size=batch * ctx.world_size)
+        how += (f" per process; {ctx.world_size} processes ({ctx.backend}), global batch "
+                f"{batch * ctx.world_size} = {batch} per process x {ctx.world_size}")
+    note(f"training {args.model} ({cell}, {tokenizer}) on {len(train_set)} texts, "
+         f"dev {len(dev_set) if dev_set else 0}, {how}")
     control = TrainerControl()
-    callbacks = [] if args.quiet else [PrintProgress(sys.stderr)]
-    with ctrl_c_stops(control):
-        result = train(model_config, train_config, train_set, dev_set, callbacks, control)
-    interrupted = control.reason == INTERRUPTED
-    state = result.state
-    if state is None or state.step == 0:
+    callbacks = [] if args.quiet or not main else [PrintProgress(sys.stderr)]
+    with ctrl_c_stops(control, sigterm=ctx.distributed, speak=main):
+        run = train_to_checkpoint(model_config, train_config, train_set, dev_set, callbacks,
+                                  control, source=source)
+    interrupted = control.reason.startswith(INTERRUPTED)
+    status = EXIT_INTERRUPTED if interrupted else 0
+    if ctx.failure:  # another rank failed: keep what we have, then fail
+        status = 1
+    if not main:
+        return status
+    result, state, checkpoint = run.result, run.state, run.checkpoint
+    if checkpoint is None:
         _note("stopped before the first training step: nothing to save")
-        return EXIT_INTERRUPTED if interrupted else 1
+        if ctx.failure:
+            _note(f"error: {ctx.failure}")
+        return status or 1
 
     if result.dev_report is not None:
         names = [display_class(c, "zh") for c in result.classes]
         print(format_report(result.dev_report, names))
-    info = {
-        "data_dir": str(root), "train_examples": len(train_set),
-        "dev_examples": len(dev_set) if dev_set else 0, "steps": state.step,
-        "stop_reason": state.stop_reason,
-    }
-    checkpoint = Checkpoint.from_train_result(result, info=info)
     path = checkpoint.save(out)
     best = (f"best dev accuracy {state.best_dev_accuracy:.4f} at step {state.best_step}"
             if result.dev_report is not None else f"last weights after step {state.step}")
-    print(f"saved checkpoint {path} ({best}, {count_parameters(checkpoint.model):,} parameters, "
-          f"{result.seconds:.1f}s on {result.device})")
-    if interrupted:
+    print(f"saved checkpoint {path} ({best}, {count_parameters(checkpoint.model):,} "
+          f"parameters, {result.seconds:.1f}s on {result.device})", flush=True)
+    if ctx.failure:
+        _note(f"error: {ctx.failure}; the checkpoint holds the best weights seen before it")
+    elif interrupted:
         _note("training was interrupted; the checkpoint holds the best weights seen")
-        return EXIT_INTERRUPTED
-    return 0
+    return status
 
 
 # ---- evaluate ------------------------------------------------------------------------------
 
 
-def align_classes(dataset: Dataset, classes: Sequence[str]) -> Dataset:
-    """The dataset with its label ids renumbered to the checkpoint's class order.
-
-    Every class the data declares must be one the model knows (a subset is fine: a file
-    holding only some classes).
-    """
-    from rnnviz.core.data import Dataset
-
-    index = {c: i for i, c in enumerate(classes)}
-    unknown = [c for c in dataset.classes if c not in index]
-    if unknown:
-        raise RnnVizError(
-            f"the data's classes {unknown} are not the checkpoint's classes {list(classes)}",
-            where=dataset.source,
-        )
-    labels = [index[dataset.classes[y]] for y in dataset.labels]
-    return Dataset(dataset.texts, labels, list(classes), dataset.source)
-
-
-def load_eval_data(path: Path, checkpoint: Checkpoint, classes_file: Path | None) -> Dataset:
-    """A labelled file in either format, strictly (a bad line or unknown label is an error),
-    with its labels in the checkpoint's class order."""
-    from rnnviz.core.data import CLASS_FILE, detect_format, load_dataset
-
-    fmt = detect_format(path)
-    classes: Any = classes_file
-    if classes is None:
-        beside = path.parent / CLASS_FILE
-        if fmt == "cnews" or not beside.is_file():
-            # cnews labels are names: check them against the model's; a THUCNews file with
-            # no class.txt is read with the model's own id -> name list.
-            classes = list(checkpoint.classes)
-            if fmt == "thucnews":
-                _note(f"note: no {CLASS_FILE} beside {path}: label ids read as the checkpoint's "
-                      f"classes {classes}")
-        else:
-            classes = beside
-    dataset, _ = load_dataset(path, classes=classes, fmt=fmt, strict=True)
-    return align_classes(dataset, checkpoint.classes)
-
-
-def evaluate_checkpoint(checkpoint: Checkpoint, dataset: Dataset, device: str = "auto",
-                        batch_size: int = 256) -> EvalReport:
-    """Score ``checkpoint`` on ``dataset`` (labels in the checkpoint's class order).
-
-    Texts are read as at prediction time: the first ``config.max_len`` tokens.
-    """
-    from rnnviz.core.text import make_tokenizer
-    from rnnviz.core.train import encode_corpus, evaluate_batches, make_batches, resolve_device
-
-    dev = resolve_device(device)
-    config = checkpoint.config
-    ids = encode_corpus(dataset.texts, make_tokenizer(config.tokenizer), checkpoint.vocab, config.max_len)
-    batches = make_batches(ids, dataset.labels, batch_size, shuffle=False, bucket=True)
-    model = checkpoint.model.to(dev)
-    try:
-        return evaluate_batches(model, batches, list(checkpoint.classes), dev)
-    finally:
-        model.cpu()
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from rnnviz.core.checkpoint import load_checkpoint
-    from rnnviz.core.data import display_class
+    from rnnviz.core.classes import display_class
+    from rnnviz.core.evaluate import evaluate_checkpoint, load_eval_data
     from rnnviz.core.metrics import format_report
 
     checkpoint = load_checkpoint(args.checkpoint)
-    dataset = load_eval_data(args.data, checkpoint, args.classes)
+    dataset = load_eval_data(args.data, checkpoint, args.classes, note=_note)
     report = evaluate_checkpoint(checkpoint, dataset, args.device)
     if args.json:
         _print_json(report.to_json())
     else:
-        print(format_report(report, [display_class(c, args.lang) for c in report.classes]))
+        names = [display_class(c, args.lang) for c in report.classes]
+        print(format_report(report, names, split=args.data.name))  # what was scored, by name
     return 0
 
 
@@ -473,7 +417,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _summary(result: dict, lang: str) -> str:
     """Label, top-3 probabilities, the tokens the model read and a truncation notice."""
-    from rnnviz.core.data import display_class
+    from rnnviz.core.classes import display_class
 
     def named(name: str) -> str:
         shown = display_class(name, lang)

@@ -1,5 +1,7 @@
-"""Shared fixtures: the data directory (skipped with a reason when absent), seeding, and one
-torch thread (a module opts in with ``pytestmark = pytest.mark.usefixtures(...)``)."""
+"""Shared fixtures: the data directory and the shipped models (a test that needs them is
+skipped with the reason when they are absent, and fails instead under $RNNVIZ_REQUIRE_DATA=1, as
+in CI: helpers.missing), seeding, and one torch thread (a module opts in with
+``pytestmark = pytest.mark.usefixtures(...)``)."""
 
 from __future__ import annotations
 
@@ -8,22 +10,38 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import one_torch_thread
+from helpers import missing, one_torch_thread
 
-from rnnviz.paths import DATA_DIR_ENV, data_dir
+from rnnviz.paths import DATA_DIR_ENV, MODELS_DIR, data_dir
+
+# The classifiers the app ships (ui/models.py SHIPPED), as files in assets/models/.
+SHIPPED_MODELS = ("textrnn", "textrcnn", "textgru")
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     root = data_dir()
     if not (root / "thucnews" / "train.txt").is_file():
-        pytest.skip(f"THUCNews data not found under {root} (set ${DATA_DIR_ENV})")
+        missing(f"THUCNews data not found under {root} (set ${DATA_DIR_ENV})")
     return root
 
 
 @pytest.fixture(scope="session")
 def thucnews_dir(shared_data: Path) -> Path:
     return shared_data / "thucnews"
+
+
+@pytest.fixture(scope="session")
+def shipped_models() -> dict[str, Path]:
+    """Every shipped checkpoint, name -> path: the app's two and any other file in
+    assets/models/."""
+    on_disk = sorted(p.stem for p in MODELS_DIR.glob("*.safetensors"))
+    names = dict.fromkeys([*SHIPPED_MODELS, *on_disk])  # the app's first, in its order
+    paths = {name: MODELS_DIR / f"{name}.safetensors" for name in names}
+    absent = [str(p) for p in paths.values() if not p.is_file()]
+    if absent:
+        missing(f"shipped model(s) not found: {', '.join(absent)}")
+    return paths
 
 
 # One intra-op thread, like the app (ui/runtime.py): on a busy 2-core machine two threads make

@@ -7,11 +7,14 @@ on sys.path when it loads tests/conftest.py.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import numpy as np
+import pytest
 import torch
 
 from rnnviz.core.checkpoint import Checkpoint
@@ -25,6 +28,19 @@ NOISE = "一二三四五六七八九十"
 FINANCE_POOL = "股市基金银行利率上涨"
 SPORTS_POOL = "球队比赛冠军进球主场"
 GAME_POOL = "游戏玩家副本版本上线"
+
+
+REQUIRE_DATA_ENV = "RNNVIZ_REQUIRE_DATA"
+
+
+def missing(reason: str) -> NoReturn:
+    """A test's data, shipped model or page file is absent: skip, saying why, on a developer's
+    machine; fail where $RNNVIZ_REQUIRE_DATA=1 (.ci/run sets it), since CI always has them and
+    a silent skip there would hide a broken install step."""
+    if os.environ.get(REQUIRE_DATA_ENV, "").strip() not in ("", "0"):
+        pytest.fail(f"{reason} (${REQUIRE_DATA_ENV} is set: CI must have it, so this fails "
+                    "instead of skipping)", pytrace=False)
+    pytest.skip(reason)
 
 
 @contextmanager

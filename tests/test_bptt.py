@@ -11,6 +11,7 @@ from rnnviz.lessons.bptt import (
     PARAM_NAMES,
     RNNParams,
     bptt_gradients,
+    cell_gradient_norms,
     compare_with_autograd,
     derivation_steps,
     forward,
@@ -19,7 +20,9 @@ from rnnviz.lessons.bptt import (
     random_params,
     random_sequence,
     relative_change,
+    truncation_windows,
 )
+from rnnviz.lessons.gradients import jacobian_setup, step_jacobians
 
 T = 12
 
@@ -126,7 +129,9 @@ def test_truncated_bptt_equals_detach_every_k(k: int) -> None:
             h = h.detach()  # start a new window: no gradient into the previous one
         h = torch.tanh(P["U"] @ x_t + P["W"] @ h + P["b"])
         outs.append(P["V"] @ h + P["c"])
-    torch.nn.functional.cross_entropy(torch.stack(outs), torch.from_numpy(y), reduction="sum").backward()
+    loss = torch.nn.functional.cross_entropy(torch.stack(outs), torch.from_numpy(y),
+                                             reduction="sum")
+    loss.backward()
     got = bptt_gradients(p, x, y, truncate=k)
     for name in PARAM_NAMES:
         np.testing.assert_allclose(got[name], P[name].grad.numpy(), atol=1e-12)
@@ -185,9 +190,107 @@ def test_derivation_has_every_parameter_in_both_languages() -> None:
     zh, en = derivation_steps("zh"), derivation_steps("en")
     assert len(zh) == len(en) >= 5
     tex = " ".join(t for _, t in zh)
-    for term in (r"\partial L}{\partial V}", r"\partial L}{\partial W}", r"\partial L}{\partial U}", r"\delta_t"):
+    for term in (r"\partial L}{\partial V}", r"\partial L}{\partial W}",
+                 r"\partial L}{\partial U}", r"\delta_t"):
         assert term in tex
+    assert [t for _, t in zh] == [t for _, t in en]  # one formula, two languages around it
     assert zh[0][0] != en[0][0]
+    # The product's order is written out, latest step first (it was an unordered ∏ before).
+    assert r"J_t\, J_{t-1} \cdots J_{k+1}" in tex and r"\prod" not in tex
+
+
+def test_the_stated_product_order_is_the_jacobian_autograd_finds() -> None:
+    """∂h_t/∂h_k = J_t J_{t-1} ... J_{k+1}, as the derivation writes it; the reverse order is a
+    different matrix (matrices do not commute)."""
+    setup = jacobian_setup(T=6, hidden_size=5, spectral_radius=1.3, seed=3)
+    J = step_jacobians(setup, "tanh")  # J[j - 1] is J_j
+    t, k = 6, 2
+    U, W, b = (torch.from_numpy(m) for m in (setup.U, setup.W, setup.b))
+    xs = torch.from_numpy(setup.x)
+    h = torch.zeros(5, dtype=torch.float64)
+    for j in range(1, k + 1):
+        h = torch.tanh(U @ xs[j - 1] + W @ h + b)
+
+    def h_t(h_k: torch.Tensor) -> torch.Tensor:
+        for j in range(k + 1, t + 1):
+            h_k = torch.tanh(U @ xs[j - 1] + W @ h_k + b)
+        return h_k
+
+    expected = torch.autograd.functional.jacobian(h_t, h).numpy()
+    latest_first = J[5] @ J[4] @ J[3] @ J[2]  # J_6 J_5 J_4 J_3
+    np.testing.assert_allclose(latest_first, expected, atol=1e-12)
+    assert not np.allclose(J[2] @ J[3] @ J[4] @ J[5], expected, atol=1e-6)
+
+
+def _hand_lstm_state_grads(T_: int, H: int, D: int, gate_bias: float):
+    """(∂L/∂c_t, ∂L/∂h_t, f_t, o_t, c_t) for t = 1..T by an LSTM written here gate by gate on
+    the weights of nn.LSTM (same seed as the lesson): a zero leaf added to each c_t and h_t
+    receives the gradient of everything downstream of it, every path included."""
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(D, H, dtype=torch.float64)
+    with torch.no_grad():
+        m.bias_ih_l0[H : 2 * H] += gate_bias
+    head = torch.nn.Linear(H, 2, dtype=torch.float64)
+    x = torch.randn(T_, 1, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    h = c = torch.zeros(H, dtype=torch.float64)
+    eps_c, eps_h, fs, os_, cs = [], [], [], [], []
+    for t in range(T_):
+        pre = m.weight_ih_l0 @ x[t, 0] + m.bias_ih_l0 + m.weight_hh_l0 @ h + m.bias_hh_l0
+        i, f, g, o = pre.chunk(4)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        e_c = torch.zeros(H, dtype=torch.float64, requires_grad=True)
+        e_h = torch.zeros(H, dtype=torch.float64, requires_grad=True)
+        c = f * c + i * g + e_c
+        h = o * torch.tanh(c) + e_h
+        eps_c.append(e_c)
+        eps_h.append(e_h)
+        fs.append(f.detach().numpy())
+        os_.append(o.detach().numpy())
+        cs.append(c.detach().numpy())
+    loss = torch.nn.functional.cross_entropy(head(h)[None], torch.tensor([0]))
+    grads = torch.autograd.grad(loss, eps_c + eps_h)
+    dc = np.stack([g.numpy() for g in grads[:T_]])
+    dh = np.stack([g.numpy() for g in grads[T_:]])
+    return dc, dh, np.stack(fs), np.stack(os_), np.stack(cs)
+
+
+@pytest.mark.parametrize("gate_bias", [0.0, 2.0])
+def test_cell_gradient_norms_match_a_hand_written_lstm(gate_bias: float) -> None:
+    T_, H, D = 15, 6, 3
+    dc, dh, f, o, c = _hand_lstm_state_grads(T_, H, D, gate_bias)
+    got = cell_gradient_norms(T_, hidden_size=H, input_size=D, gate_bias=gate_bias)
+    np.testing.assert_allclose(got, np.linalg.norm(dc, axis=1), rtol=1e-9)
+    # The solid LSTM line is ∂L/∂h_t of the same network.
+    np.testing.assert_allclose(hidden_gradient_norms("lstm", T_, hidden_size=H, input_size=D,
+                                                     gate_bias=gate_bias),
+                               np.linalg.norm(dh, axis=1), rtol=1e-9)
+    # The page's equation: ∂L/∂c_t = f_{t+1} ⊙ ∂L/∂c_{t+1} + o_t ⊙ tanh'(c_t) ⊙ ∂L/∂h_t.
+    through_h = o * (1 - np.tanh(c) ** 2) * dh
+    np.testing.assert_allclose(dc[:-1], f[1:] * dc[1:] + through_h[:-1], atol=1e-14)
+    np.testing.assert_allclose(dc[-1], through_h[-1], atol=1e-14)
+
+
+def test_an_open_forget_gate_carries_the_cell_gradient_back_unchanged() -> None:
+    """The constant error carousel: with f ≈ 1 ‖∂L/∂c_t‖ hardly shrinks over 100 steps, while
+    a plain RNN's ‖∂L/∂h_t‖ and a closed gate's ‖∂L/∂c_t‖ vanish."""
+    T_ = 100
+    open_gate, closed_gate = cell_gradient_norms(T_, gate_bias=5.0), cell_gradient_norms(T_)
+    rnn = hidden_gradient_norms("rnn", T_)
+    assert open_gate[0] > 0.5 * open_gate[-1]
+    assert closed_gate[0] < 1e-15 * closed_gate[-1]
+    assert rnn[0] < 1e-20 * rnn[-1]
+    assert open_gate[0] > hidden_gradient_norms("lstm", T_, gate_bias=5.0)[0]
+
+
+@pytest.mark.parametrize("k", [1, 5, 7, T])
+def test_truncation_windows_count_the_kept_terms(k: int) -> None:
+    sizes = truncation_windows(T, k)
+    assert sum(sizes) == T and max(sizes) == k and all(w == k for w in sizes[:-1])
+    p, x, y = _problem()
+    kept = int((hidden_contributions(p, x, y, truncate=k) > 0).sum())
+    assert kept == sum(w * (w + 1) // 2 for w in sizes)
+    with pytest.raises(RnnVizError, match="window"):
+        truncation_windows(T, 0)
 
 
 def test_bad_window_is_rejected() -> None:

@@ -8,7 +8,7 @@ import math
 import os
 import pickle
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from rnnviz.core.checkpoint import (
 )
 from rnnviz.core.metrics import EvalReport, classification_report
 from rnnviz.core.models import ModelConfig, count_parameters
+from rnnviz.core.predict import Predictor
 from rnnviz.core.text import PAD, UNK, Vocab
 from rnnviz.core.train import TrainConfig, train
 from rnnviz.errors import RnnVizError
@@ -187,7 +188,7 @@ def test_a_failing_write_leaves_the_old_file_intact(tmp_path: Path, monkeypatch)
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("rnnviz.core.checkpoint.os.fsync", disk_full)
+    monkeypatch.setattr("rnnviz.core.atomic.os.fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
         _checkpoint().save(path)
     assert path.read_bytes() == before
@@ -241,7 +242,8 @@ def test_torch_save_zip_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "cut", [0, 5, 12, -40, -1], ids=["empty", "5-bytes", "inside-header", "inside-data", "last-byte"]
+    "cut", [0, 5, 12, -40, -1],
+    ids=["empty", "5-bytes", "inside-header", "inside-data", "last-byte"],
 )
 def test_truncated_file_is_refused(cut: int) -> None:
     data = _checkpoint().to_bytes()
@@ -447,3 +449,53 @@ def test_loading_never_unpickles(monkeypatch, tmp_path: Path) -> None:
         _refused(data, "zip|pickle")
     assert load_checkpoint(_checkpoint().to_bytes()).classes == CLASSES
     assert os.listdir(tmp_path) == []
+
+
+# --- files saved before the settings moved to rnnviz/core/config.py still load ----------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "models"
+
+
+# Training settings added after the shipped checkpoints were saved, with the defaults that
+# train as before (issue 15: evaluations by seconds, a dev sample, the embeddings' LR scale).
+ADDED_TRAIN_FIELDS = {"eval_every_s": 0.0, "dev_sample": 0, "embed_lr_scale": 1.0}
+
+
+def assert_same_training(saved: dict) -> None:
+    """Every saved training field is still a TrainConfig field, in its order, with its value;
+    the fields added since take defaults that train as before."""
+    names = [f.name for f in fields(TrainConfig)]
+    assert [n for n in names if n in saved] == list(saved)
+    assert set(names) - set(saved) <= set(ADDED_TRAIN_FIELDS)
+    added = {k: v for k, v in ADDED_TRAIN_FIELDS.items() if k not in saved}
+    assert TrainConfig.from_dict(saved).to_dict() == {**saved, **added}
+
+
+@pytest.mark.parametrize("name", ["textrnn", "textrcnn"])
+def test_shipped_checkpoints_load_with_the_field_names_they_were_saved_with(name: str) -> None:
+    path = SHIPPED / f"{name}.safetensors"
+    assert path.is_file(), f"the shipped model {path} is missing"
+    data = path.read_bytes()
+    checkpoint = load_checkpoint(data, name=path.name)
+    meta = _header_metadata(data)
+    assert checkpoint.config.model == name
+    assert checkpoint.config.to_dict() == json.loads(meta["config"])
+    assert_same_training(json.loads(meta["train_config"]))
+    assert set(_header_metadata(checkpoint.to_bytes())) == set(meta)
+
+
+@pytest.mark.parametrize("name", ["old_cli_textrnn", "old_job_textrcnn"])
+def test_checkpoints_the_old_code_saved_load_and_predict_as_they_did(name: str) -> None:
+    expected = json.loads((FIXTURES / "old_checkpoints.json").read_text(encoding="utf-8"))
+    data = (FIXTURES / f"{name}.safetensors").read_bytes()
+    predictor = Predictor(load_checkpoint(data, name=name))
+    result = predictor.predict(expected["text"], with_trace=False).to_json()
+    assert result["label"] == expected[name]["label"]
+    assert result["probabilities"] == pytest.approx(expected[name]["probabilities"], abs=2e-5)
+    checkpoint = predictor.checkpoint
+    assert list(checkpoint.info) == expected[name]["info_keys"]
+    assert checkpoint.config.to_dict() == json.loads(_header_metadata(data)["config"])
+    assert_same_training(checkpoint.train_config)
+    again = load_checkpoint(checkpoint.to_bytes())
+    assert again.config == checkpoint.config and again.info == checkpoint.info

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import torch
 
 from rnnviz.cli import MODEL_OPTIONS, TRAIN_OPTIONS, main
 from rnnviz.core.checkpoint import load_checkpoint
-from rnnviz.core.data import THUCNEWS_CLASSES
+from rnnviz.core.classes import THUCNEWS_CLASSES
 from rnnviz.core.models import ModelConfig
 from rnnviz.core.predict import Predictor
 from rnnviz.core.train import TrainConfig
@@ -37,6 +38,7 @@ QUICK = ["--cell", "gru", "--embed", "32", "--hidden", "32", "--layers", "1", "-
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_test")
+Trained = tuple[Path, subprocess.CompletedProcess[str]]  # the checkpoint and how train ran
 
 
 def cli(*args: object, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -64,7 +66,7 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, st
 
 
 @pytest.fixture(scope="module")
-def trained(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+def trained(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Trained:
     out = tmp_path_factory.mktemp("cli") / "model.safetensors"
     # --data-dir is the data root here (it holds thucnews/); other tests pass the folder itself.
     proc = cli("train", "--model", "textrnn", "--data-dir", shared_data, "--train-limit", 3000,
@@ -73,7 +75,7 @@ def trained(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     return out, proc
 
 
-def test_train_prints_the_dev_report_and_saves(trained: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+def test_train_prints_the_dev_report_and_saves(trained: Trained) -> None:
     path, proc = trained
     assert path.is_file()
     assert "Confusion Matrix..." in proc.stdout and "体育" in proc.stdout
@@ -81,14 +83,15 @@ def test_train_prints_the_dev_report_and_saves(trained: tuple[Path, subprocess.C
     assert "step 300/300" in proc.stderr and "training ended" in proc.stderr
     checkpoint = load_checkpoint(path)
     config = checkpoint.config
-    assert (config.model, config.cell, config.hidden_size, config.num_layers) == ("textrnn", "gru", 32, 1)
+    shape = (config.model, config.cell, config.hidden_size, config.num_layers)
+    assert shape == ("textrnn", "gru", 32, 1)
     assert checkpoint.classes == list(THUCNEWS_CLASSES)
     assert checkpoint.train_config["max_steps"] == 300
     assert checkpoint.info["train_examples"] == 3000 and checkpoint.info["dev_examples"] == 1000
     assert [h["step"] for h in checkpoint.history] == [100, 200, 300]
 
 
-def test_evaluate_json_on_dev(trained: tuple[Path, subprocess.CompletedProcess[str]], thucnews_dir: Path) -> None:
+def test_evaluate_json_on_dev(trained: Trained, thucnews_dir: Path) -> None:
     path, _ = trained
     proc = cli("evaluate", "--checkpoint", path, "--data", thucnews_dir / "dev.txt", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -104,7 +107,7 @@ def test_evaluate_json_on_dev(trained: tuple[Path, subprocess.CompletedProcess[s
 
 
 def test_evaluate_agrees_with_the_training_report(
-    trained: tuple[Path, subprocess.CompletedProcess[str]], thucnews_dir: Path, tmp_path: Path,
+    trained: Trained, thucnews_dir: Path, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The dev slice training scored, evaluated again (its class.txt given with --classes)."""
@@ -122,13 +125,14 @@ def test_evaluate_agrees_with_the_training_report(
     assert report["confusion_matrix"] == metrics["confusion_matrix"]
     assert report["loss"] == pytest.approx(metrics["loss"], rel=1e-4)
 
-    status, out, err = run_main(capsys, "evaluate", "--checkpoint", path, "--data", data, "--lang", "en")
+    status, out, err = run_main(capsys, "evaluate", "--checkpoint", path, "--data", data,
+                                "--lang", "en")
     assert status == 0 and "no class.txt beside" in err  # falls back to the model's classes
     assert "Confusion Matrix..." in out and "sports" in out
 
 
 def test_evaluate_reads_cnews_format(
-    trained: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path,
+    trained: Trained, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path, _ = trained
@@ -142,7 +146,7 @@ def test_evaluate_reads_cnews_format(
     assert report["per_class"]["finance"]["support"] == 1
 
 
-def test_predict_json_and_reloaded_checkpoint_agree(trained: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+def test_predict_json_and_reloaded_checkpoint_agree(trained: Trained) -> None:
     path, _ = trained
     proc = cli("predict", "--checkpoint", path, "--json", TEXT)
     assert proc.returncode == 0, proc.stderr
@@ -165,7 +169,7 @@ def test_predict_json_and_reloaded_checkpoint_agree(trained: tuple[Path, subproc
     assert list(again.probabilities.values()) == pytest.approx(list(probs.values()), abs=1e-4)
 
 
-def test_predict_summary(trained: tuple[Path, subprocess.CompletedProcess[str]], capsys: pytest.CaptureFixture[str]) -> None:
+def test_predict_summary(trained: Trained, capsys: pytest.CaptureFixture[str]) -> None:
     path, _ = trained
     status, out, _ = run_main(capsys, "predict", "--checkpoint", path, "湖人队", "主场获胜")
     assert status == 0
@@ -181,7 +185,7 @@ def test_predict_summary(trained: tuple[Path, subprocess.CompletedProcess[str]],
 
 
 def test_empty_text_is_one_line_error(
-    trained: tuple[Path, subprocess.CompletedProcess[str]], capsys: pytest.CaptureFixture[str],
+    trained: Trained, capsys: pytest.CaptureFixture[str],
 ) -> None:
     path, _ = trained
     proc = cli("predict", "--checkpoint", path, "")
@@ -193,7 +197,7 @@ def test_empty_text_is_one_line_error(
 
 
 def test_bad_checkpoints_exit_2(
-    trained: tuple[Path, subprocess.CompletedProcess[str]], thucnews_dir: Path, tmp_path: Path,
+    trained: Trained, thucnews_dir: Path, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     missing = tmp_path / "nope.safetensors"
@@ -211,7 +215,7 @@ def test_bad_checkpoints_exit_2(
 
 
 def test_bad_data_files_exit_2(
-    trained: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path,
+    trained: Trained, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path, _ = trained
@@ -230,10 +234,12 @@ def test_bad_data_files_exit_2(
     other.mkdir()
     (other / "class.txt").write_text("cats\ndogs", encoding="utf-8")
     (other / "pets.txt").write_text("喵喵\t0\n汪汪\t1\n", encoding="utf-8")
-    status, _, err = run_main(capsys, "evaluate", "--checkpoint", path, "--data", other / "pets.txt")
+    status, _, err = run_main(capsys, "evaluate", "--checkpoint", path,
+                              "--data", other / "pets.txt")
     assert_one_line_error(status, err, "cats", "not the checkpoint's classes")
 
-    status, _, err = run_main(capsys, "evaluate", "--checkpoint", path, "--data", tmp_path / "no.txt")
+    status, _, err = run_main(capsys, "evaluate", "--checkpoint", path,
+                              "--data", tmp_path / "no.txt")
     assert_one_line_error(status, err, "no.txt")
     status, _, err = run_main(capsys, "evaluate", "--checkpoint", path, "--data", other)
     assert_one_line_error(status, err, "folder")
@@ -260,7 +266,8 @@ def test_train_input_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     ["download", "imdb"],
     [],
 ])
-def test_usage_errors_keep_argparse_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_keep_argparse_status_2(argv: list[str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
@@ -284,7 +291,8 @@ def test_every_train_option_is_a_config_field() -> None:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
-def test_ctrl_c_stops_training_and_keeps_the_best_checkpoint(shared_data: Path, tmp_path: Path) -> None:
+def test_ctrl_c_stops_training_and_keeps_the_best_checkpoint(shared_data: Path,
+                                                             tmp_path: Path) -> None:
     out = tmp_path / "interrupted.safetensors"
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
@@ -295,15 +303,26 @@ def test_ctrl_c_stops_training_and_keeps_the_best_checkpoint(shared_data: Path, 
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     seen = b""
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # generous (a busy machine); it fails, never hangs
     try:
-        while b"dev acc" not in seen and time.monotonic() < deadline:  # after the first evaluation
+        while b"dev acc" not in seen:  # Ctrl-C after the first evaluation: a best to keep
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"no 'dev acc' line on stderr within 300 s; so far:\n"
+                            f"{seen.decode('utf-8', 'replace')[-2000:]}")
+            # Wait for output at most until the deadline: a silent child cannot block the read.
+            if not select.select([proc.stderr], [], [], left)[0]:
+                continue
             chunk = os.read(proc.stderr.fileno(), 4096)
             if not chunk:
-                break
+                pytest.fail(f"training exited (status {proc.wait()}) before its first "
+                            f"evaluation:\n{seen.decode('utf-8', 'replace')[-2000:]}")
             seen += chunk
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=120)
+        try:
+            stdout, stderr = proc.communicate(timeout=200)
+        except subprocess.TimeoutExpired:
+            pytest.fail("training did not exit within 200 s of Ctrl-C")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -35,7 +35,8 @@ def _strings(tree: ast.AST) -> tuple[set[str], list[re.Pattern[str]]]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             constants.add(node.value)
         elif isinstance(node, ast.JoinedStr):
-            parts = [re.escape(v.value) if isinstance(v, ast.Constant) else ".+" for v in node.values]
+            parts = [re.escape(v.value) if isinstance(v, ast.Constant) else ".+"
+                     for v in node.values]
             if any(not isinstance(v, ast.Constant) for v in node.values):
                 patterns.append(re.compile("".join(parts)))
     return constants, patterns
@@ -106,21 +107,10 @@ def test_every_key_the_code_asks_for_exists_with_its_values() -> None:
     assert missing == []
 
 
-# Pages and UI helpers whose words still sit in the code (shrinks to nothing as they move).
-NOT_YET_IN_CONTENT = {
-    "app.py", "pages/bidirectional.py", "pages/bptt.py", "pages/gradients.py", "pages/home.py",
-    "pages/long_dependency.py", "pages/lstm_gru.py", "pages/predict.py",
-    "pages/rnn_structure.py", "pages/textrcnn.py", "pages/textrnn.py", "ui/jobs.py",
-    "ui/lesson.py", "ui/training.py",
-}
-
-
 @pytest.mark.parametrize("path", [p for p in CODE if not p.is_relative_to(PROJECT_ROOT / "rnnviz")],
                          ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
 def test_pages_and_ui_hold_no_chinese_words(path: Path) -> None:
     rel = str(path.relative_to(PROJECT_ROOT))
-    if rel in NOT_YET_IN_CONTENT:
-        pytest.skip("not moved to content/ yet")
     lines = [f"{rel}:{n}" for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if CJK.search(line)]
     assert lines == []

@@ -6,20 +6,19 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from helpers import missing
 
+from rnnviz.core.checksums import read_checksums, verify_checksums, write_checksums
+from rnnviz.core.classes import CLASS_NAMES_ZH, THUCNEWS_CLASSES, display_class
 from rnnviz.core.data import (
-    CLASS_NAMES_ZH,
-    THUCNEWS_CLASSES,
     Dataset,
     detect_format,
-    display_class,
+    find_thucnews,
     load_classes,
     load_dataset,
     load_dataset_bytes,
     load_split,
-    read_checksums,
-    verify_checksums,
-    write_checksums,
+    thucnews_folder,
 )
 from rnnviz.errors import RnnVizError
 
@@ -43,7 +42,7 @@ def thuc_folder(tmp_path: Path) -> Path:
 def cnews_file(shared_data: Path) -> Path:
     path = shared_data / "cnews-sample" / "cnews.sample.txt"
     if not path.is_file():
-        pytest.skip(f"cnews sample not found at {path}")
+        missing(f"cnews sample not found at {path}")
     return path
 
 
@@ -371,3 +370,33 @@ def test_missing_split_suggests_download(tmp_path: Path) -> None:
         load_split(tmp_path, "train")
     with pytest.raises(RnnVizError, match="unknown split"):
         load_split(tmp_path, "valid")
+
+
+def test_a_thucnews_folder_is_found_in_itself_or_under_the_data_root(tmp_path: Path) -> None:
+    nested = tmp_path / "root" / "thucnews"
+    nested.mkdir(parents=True)
+    write(nested, "class.txt", "\n".join(CLASSES))
+    write(nested, "train.txt", "股市\t0\n")
+    root = nested.parent
+    assert thucnews_folder(root, "train.txt") == thucnews_folder(nested, "train.txt") == nested
+    assert thucnews_folder(root, "dev.txt") is None
+    assert find_thucnews([tmp_path / "absent", root]) == nested
+    assert load_split(root, "train")[0].texts == ["股市"]
+    write(root, "train.txt", "球赛\t2\n")  # a data root that is itself a folder with train.txt,
+    assert thucnews_folder(root, "train.txt") == root  # checked first
+    assert find_thucnews([root]) == nested  # but only a folder with class.txt is a THUCNews one
+    with pytest.raises(RnnVizError, match=r"no dev split at .*dev\.txt"):
+        load_split(root, "dev")
+
+
+def test_find_thucnews_looks_in_the_data_dir_then_the_download_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("RNNVIZ_DATA_DIR", str(tmp_path / "data"))
+    assert find_thucnews() is None
+    folder = tmp_path / "data" / "thucnews"
+    folder.mkdir(parents=True)
+    write(folder, "class.txt", "\n".join(CLASSES))
+    write(folder, "train.txt", "股市\t0\n")
+    assert find_thucnews() == folder

@@ -13,13 +13,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from rnnviz.core.data import (
-    CLASS_NAMES_ZH,
-    THUCNEWS_CLASSES,
-    display_class,
-    load_split,
-    verify_checksums,
-)
+from rnnviz.core.checksums import verify_checksums
+from rnnviz.core.classes import CLASS_NAMES_ZH, THUCNEWS_CLASSES, display_class
+from rnnviz.core.data import load_split
 from rnnviz.core.download import (
     BASE_URL_ENV,
     DATASETS,

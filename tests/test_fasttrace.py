@@ -183,7 +183,7 @@ def test_fast_trace_is_differentiable_like_trace_module(kind: str) -> None:
     lengths = torch.tensor(LENGTHS)
     x = _input(module, dtype=torch.float64).requires_grad_()
     weights = [module.weight_hh_l0_reverse, module.weight_ih_l1, module.weight_hh_l1]
-    gate = GATES[module_kind(module)][0]  # i_t, r_t or a_t: computed by the cell, not by torch's kernel
+    gate = GATES[module_kind(module)][0]  # i_t, r_t or a_t: computed by the cell, not the kernel
 
     def loss(trace: ModuleTrace) -> Tensor:
         return (

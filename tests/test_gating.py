@@ -1,4 +1,4 @@
-"""Helpers of the LSTM/GRU and bidirectional pages, each against an independent reference
+"""Helpers of the LSTM/GRU page, each against an independent reference
 (torch modules, autograd, numpy)."""
 
 from __future__ import annotations
@@ -10,26 +10,15 @@ import pytest
 import torch
 from torch import nn
 
-from rnnviz.core.trace import trace_module
 from rnnviz.errors import RnnVizError
 from rnnviz.lessons.gating import (
-    FILL_BLANK_EXAMPLES,
     GateView,
-    blank_index,
     cell_path_gain,
-    concat_directions,
-    concat_matches_module,
-    context_split,
     demo_network,
     demo_tokens,
-    direction_param_counts,
-    direction_weight_difference,
-    forward_backward,
     gate_summary,
     param_table,
     pick_view,
-    sentence_tokens,
-    state_norms,
     torch_param_count,
     trace_text,
     unit_means,
@@ -130,7 +119,8 @@ def test_cell_path_gain_equals_autograd_through_the_cell_state() -> None:
         (grad,) = torch.autograd.grad(c.sum(), c_t)  # diagonal Jacobian: the sum reads it
         np.testing.assert_allclose(gain[t], grad.numpy(), rtol=1e-12)
     # Closed form for a constant gate: f^(T-1-t).
-    np.testing.assert_allclose(cell_path_gain(np.full((5, 2), 0.5))[:, 0], 0.5 ** np.arange(4, -1, -1))
+    np.testing.assert_allclose(cell_path_gain(np.full((5, 2), 0.5))[:, 0],
+                               0.5 ** np.arange(4, -1, -1))
 
 
 @pytest.mark.parametrize(("I", "H"), [(1, 1), (16, 24), (300, 128)])
@@ -145,64 +135,3 @@ def test_param_table_matches_torch_modules(I: int, H: int) -> None:  # noqa: E74
     assert torch_param_count("lstm", I, H) == counts["LSTM"]
     with pytest.raises(RnnVizError):
         torch_param_count("lstm", 10, 10_000)
-
-
-def test_concatenation_equals_bidirectional_lstm_output() -> None:
-    torch.manual_seed(0)
-    for cls in (nn.LSTM, nn.GRU):
-        module = cls(6, 5, batch_first=True, bidirectional=True).eval()
-        x = torch.randn(1, 11, 6)
-        with torch.no_grad():
-            expected, _ = module(x)
-            views = views_from_trace(trace_module(module, x), [str(t) for t in range(11)])
-        concat = concat_directions(views)
-        assert concat.shape == (11, 10)
-        np.testing.assert_allclose(concat, expected[0].numpy(), atol=1e-6)
-        fwd, bwd = forward_backward(views)
-        # The backward state at t = 0 has read the whole sequence; the forward one only x_0.
-        np.testing.assert_allclose(bwd[0], expected[0, 0, 5:].numpy(), atol=1e-6)
-    assert concat_matches_module(demo_network("lstm", bidirectional=True), TEXT) < 1e-5
-
-
-def test_direction_weights_are_separate_parameters() -> None:
-    torch.manual_seed(0)
-    rnn = nn.LSTM(4, 3, bidirectional=True)
-    rows = {r["parameter"]: r for r in direction_weight_difference(rnn, lang="en")}
-    W, W_rev = rnn.weight_hh_l0.detach(), rnn.weight_hh_l0_reverse.detach()
-    assert rows["weight_hh_l0"]["‖fwd − bwd‖_F"] == round(float(torch.sqrt(((W - W_rev) ** 2).sum())), 4)
-    assert rows["weight_hh_l0"]["‖fwd‖_F"] == round(float(torch.sqrt((W**2).sum())), 4)
-    assert rows["weight_hh_l0"]["shape"] == "12×3"
-    assert rows["weight_hh_l0"]["‖fwd − bwd‖_F"] > 0
-    with torch.no_grad():  # tie them: the difference must then read 0
-        rnn.weight_hh_l0_reverse.copy_(rnn.weight_hh_l0)
-    tied = {r["parameter"]: r for r in direction_weight_difference(rnn, lang="en")}
-    assert tied["weight_hh_l0"]["‖fwd − bwd‖_F"] == 0
-    with pytest.raises(RnnVizError):
-        direction_weight_difference(nn.LSTM(4, 3))
-    counts = direction_param_counts(rnn, "en")
-    assert counts["both directions (layer 0)"] == 2 * counts["per direction (layer 0)"]
-    assert counts["whole module"] == sum(p.numel() for p in rnn.parameters())
-
-
-def test_state_norms_match_torch() -> None:
-    s = np.random.default_rng(2).normal(size=(6, 4))
-    np.testing.assert_allclose(state_norms(s), torch.linalg.norm(torch.from_numpy(s), dim=1).numpy())
-
-
-def test_context_split_and_blank_index() -> None:
-    tokens = list("我去＿＿看病")
-    t = blank_index(tokens)
-    assert t == 2
-    left, right = context_split(tokens, t)
-    assert left == "我去＿" and right == "＿＿看病"
-    with pytest.raises(RnnVizError):
-        context_split(tokens, 99)
-    with pytest.raises(RnnVizError, match="blank"):
-        blank_index(list("没有空"))
-    words = sentence_tokens("I went to the ___ to see a doctor.")
-    assert words[4] == "___" and blank_index(words) == 4
-    assert context_split(words, 4) == ("I went to the ___", "___ to see a doctor.")
-    assert sentence_tokens("我去＿＿看病") == tokens
-    for sentence, answer in FILL_BLANK_EXAMPLES:  # each example has a blank and hides its answer
-        blank_index(sentence_tokens(sentence))
-        assert answer not in sentence

@@ -1,4 +1,5 @@
-"""Powers, activation derivatives, Jacobian products and clipping, against independent references."""
+"""Powers, activation derivatives, Jacobian products and clipping, against independent
+references."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rnnviz.lessons.gradients import (
     activation_derivative,
     clip_by_norm,
     clip_by_value,
+    clip_effects,
     clip_geometry,
     global_norm,
     jacobian_norms,
@@ -22,6 +24,7 @@ from rnnviz.lessons.gradients import (
     jacobian_setup,
     power,
     power_curve,
+    product_bound,
     scaled_recurrent_matrix,
     spectral_radius_of,
     task_data,
@@ -114,6 +117,20 @@ def test_sigmoid_vanishes_faster_than_tanh() -> None:
     assert sig[-1] < tanh[-1] < 1e-3
 
 
+@pytest.mark.parametrize("norm", ["spectral", "fro"])
+@pytest.mark.parametrize("rho", [0.8, 2.0, 4.0])
+def test_sigmoid_product_stays_under_its_quarter_norm_ceiling(norm: str, rho: float) -> None:
+    """sigmoid' <= 1/4: each step multiplies by at most ‖W‖₂/4 (Pascanu et al. 2013, eq. 7)."""
+    setup = jacobian_setup(T=40, hidden_size=16, spectral_radius=rho, seed=1)
+    bound = product_bound(setup.W, "sigmoid", 40, norm)
+    w2 = float(torch.linalg.matrix_norm(torch.from_numpy(setup.W), ord=2))
+    scale = 1.0 if norm == "spectral" else 4.0  # sqrt(16) for Frobenius
+    np.testing.assert_allclose(bound, scale * (w2 / 4) ** np.arange(41), rtol=1e-10)
+    assert (jacobian_norms(setup, "sigmoid", norm) <= bound * (1 + 1e-10)).all()
+    # tanh has no such factor 1/4: its ceiling per step is ‖W‖₂ itself.
+    assert product_bound(setup.W, "tanh", 1)[1] == pytest.approx(w2)
+
+
 def _grads() -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     return [rng.normal(size=(4, 3)) * 5, rng.normal(size=3) * 5]
@@ -169,7 +186,7 @@ def test_task_gradients_match_torch_rnn_autograd() -> None:
     ref.backward()
     assert loss == pytest.approx(ref.item(), rel=1e-12)
     expected = {"U": rnn.weight_ih_l0, "W": rnn.weight_hh_l0, "b": rnn.bias_ih_l0,
-                "v": head.weight, "c": head.bias}  # fmt: skip
+                "v": head.weight, "c": head.bias}
     for name, param in expected.items():
         np.testing.assert_allclose(g[name], param.grad.numpy(), atol=1e-12)
     assert set(g) == set(TASK_PARAMS)
@@ -181,6 +198,26 @@ def test_clip_geometry_keeps_or_changes_direction() -> None:
     assert np.linalg.norm(by_norm) == pytest.approx(1.0, rel=1e-5)
     assert by_norm[1] / by_norm[0] == pytest.approx(g[1] / g[0])  # same direction
     np.testing.assert_allclose(by_value, [1.0, 0.5])  # the direction turned
+
+
+@pytest.mark.parametrize("c", [0.1, 0.5, 1.0, 2.0, 3.0, 3.2, 5.0, 20.0])
+def test_clip_effects_say_what_each_clipping_did(c: float) -> None:
+    g = np.array([3.0, 0.8])
+    effects = clip_effects(g, c)
+    params = _torch_params_with_grads([g])
+    torch.nn.utils.clip_grad_value_(params, c)
+    by_value = params[0].grad.numpy()
+    np.testing.assert_array_equal(effects["value"].clipped, by_value)
+    # Closed form: the angle between g and the clamped vector, from their polar angles.
+    angle = abs(np.degrees(np.arctan2(by_value[1], by_value[0]) - np.arctan2(0.8, 3.0)))
+    assert effects["value"].angle == pytest.approx(angle, abs=1e-9)
+    assert effects["value"].changed == (c < 3.0)  # only |g_1| = 3 can exceed c ...
+    assert effects["value"].kept_direction == (c >= 3.0)  # ... and cutting it turns g
+    # Norm clipping never turns g and changes it only when ‖g‖ > c.
+    assert effects["norm"].kept_direction and effects["norm"].angle == pytest.approx(0, abs=1e-12)
+    assert effects["norm"].changed == (c < np.hypot(3.0, 0.8))
+    if c <= 0.5:  # both components cut to c: the clipped g points along the diagonal
+        assert effects["value"].angle == pytest.approx(45 - np.degrees(np.arctan(0.8 / 3.0)))
 
 
 def test_training_explodes_without_clipping_and_trains_with_norm_clipping() -> None:

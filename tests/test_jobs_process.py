@@ -98,14 +98,17 @@ def test_training_in_a_child_process_matches_training_here() -> None:
     job = Recorder()
     there = train_in_subprocess(job, _spec(epochs=2))
     # Same seed, one thread: the same run, step for step; the model comes back as its bytes.
-    assert [h["dev_loss"] for h in there.history] == pytest.approx([h["dev_loss"] for h in here.history], rel=1e-5)
-    assert there.steps == here.steps and there.report.accuracy == pytest.approx(here.report.accuracy)
+    assert [h["dev_loss"] for h in there.history] == pytest.approx(
+        [h["dev_loss"] for h in here.history], rel=1e-5)
+    assert there.steps == here.steps
+    assert there.report.accuracy == pytest.approx(here.report.accuracy)
     assert [u["progress"]["step"] for u in job.updates if "progress" in u][-1] == there.steps
     assert job.updates[0] == {"phase": "starting"}  # shown while the child imports torch
     text = "基金利率上涨"
     np.testing.assert_allclose(
         [there.predictor.predict(text).probabilities[c] for c in there.checkpoint.classes],
-        [here.predictor.predict(text).probabilities[c] for c in here.checkpoint.classes], rtol=1e-4, atol=1e-6)
+        [here.predictor.predict(text).probabilities[c] for c in here.checkpoint.classes],
+        rtol=1e-4, atol=1e-6)
     assert there.checkpoint.info["steps"] == there.steps
 
 

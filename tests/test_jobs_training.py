@@ -12,23 +12,19 @@ import torch
 from helpers import FINANCE_POOL, SPORTS_POOL, pooled_dataset
 
 from rnnviz.core.checkpoint import load_checkpoint
-from rnnviz.core.data import Dataset
-from rnnviz.core.models import ModelConfig, count_parameters
-from rnnviz.core.train import TrainConfig
+from rnnviz.core.config import ModelConfig, TrainConfig
+from rnnviz.core.data import Dataset, find_thucnews
+from rnnviz.core.models import count_parameters
+from rnnviz.core.training_data import check_trainable, parse_upload, sample, split_dev
 from rnnviz.errors import RnnVizError
 from rnnviz.jobs.training import (
     STOPPED_BY_USER,
     TrainingSpec,
-    check_trainable,
     describe_config,
-    find_thucnews,
-    parse_upload,
     plan_eval_every,
     run_download,
     run_training,
-    sample,
-    split_dev,
-)  # fmt: skip
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
@@ -56,9 +52,10 @@ def synthetic(n: int = 240, seed: int = 0) -> Dataset:
 
 
 def _spec(**kw) -> TrainingSpec:
-    config = ModelConfig(model=kw.pop("model", "textrnn"), cell="gru", embed_dim=8, hidden_size=8, num_layers=1,
-                         bidirectional=False, rcnn_proj=8)  # fmt: skip
-    tc = TrainConfig(epochs=kw.pop("epochs", 3), batch_size=16, lr=1e-2, patience=0, device="cpu", warmup_steps=0)
+    config = ModelConfig(model=kw.pop("model", "textrnn"), cell="gru", embed_dim=8, hidden_size=8,
+                         num_layers=1, bidirectional=False, rcnn_proj=8)
+    tc = TrainConfig(epochs=kw.pop("epochs", 3), batch_size=16, lr=1e-2, patience=0, device="cpu",
+                     warmup_steps=0)
     return TrainingSpec(config, tc, "tiny", train_data=synthetic(), **kw)
 
 
@@ -87,8 +84,11 @@ def test_eval_schedule_and_run_names() -> None:
     tc = TrainConfig(epochs=3, batch_size=10)
     assert plan_eval_every(100, tc, 6) == 5  # 30 steps, 6 evaluations
     assert plan_eval_every(100, TrainConfig(max_steps=7), 100) == 1
-    assert describe_config(ModelConfig(cell="gru", num_layers=2, hidden_size=32, bidirectional=True), "en") \
-        == "Text-RNN · bi-GRU 2×32 · char"  # fmt: skip
+    config = ModelConfig(cell="gru", num_layers=2, hidden_size=32, bidirectional=True)
+    assert describe_config(config, "en") == "Text-RNN · bi-GRU 2×32 · char"
+    assert describe_config(config, "zh") == "Text-RNN · 双向 GRU 2×32 · 字"
+    assert describe_config(ModelConfig(model="textrcnn", tokenizer="word", num_layers=1), "en") \
+        == "RCNN · LSTM 1×128 · word"
 
 
 @pytest.mark.parametrize("model", ["textrnn", "textrcnn"])
@@ -107,8 +107,9 @@ def test_training_job_publishes_progress_and_returns_a_usable_checkpoint(model: 
     assert loaded.metrics == outcome.report.to_json() and loaded.info["steps"] == outcome.steps
     assert outcome.params == count_parameters(loaded.model)
     text = "基金利率上涨"
-    assert outcome.predictor.predict(text).label == loaded.classes[int(loaded.model(
-        torch.tensor([loaded.vocab.encode(list(text))]), torch.tensor([len(text)])).argmax())]  # fmt: skip
+    logits = loaded.model(torch.tensor([loaded.vocab.encode(list(text))]),
+                          torch.tensor([len(text)]))
+    assert outcome.predictor.predict(text).label == loaded.classes[int(logits.argmax())]
 
 
 def test_stop_keeps_the_best_weights_seen_so_far() -> None:
@@ -154,7 +155,8 @@ def test_upload_lists_bad_lines_by_number_and_checks_the_dev_file() -> None:
     assert upload.train.classes == ["体育", "财经"] and len(upload.train) == 2
     described = [i.describe("zh") for i in upload.reports[0].issues]
     assert described[0].startswith("第 2 行") and described[1].startswith("第 5 行：文本为空")
-    dev = parse_upload(data, "mine.txt", dev_bytes="财经\t利率下调\n娱乐\t新片上映\n".encode(), dev_name="d.txt")
+    dev = parse_upload(data, "mine.txt", dev_bytes="财经\t利率下调\n娱乐\t新片上映\n".encode(),
+                       dev_name="d.txt")
     assert len(dev.dev) == 1 and "第 2 行" in dev.reports[1].issues[0].describe("zh")
     with pytest.raises(RnnVizError, match="cannot tell the format"):
         parse_upload(b"just text\nmore text without tabs\n", "bad.txt")
@@ -166,25 +168,28 @@ def test_thucnews_upload_without_class_file_uses_the_ten_classes() -> None:
     upload = parse_upload("股市大涨\t2\n国足晋级\t7\n编号太大\t12\n".encode(), "t.txt")
     assert upload.assumed_classes and upload.train.classes[7] == "sports" and len(upload.train) == 2
     assert "第 3 行" in upload.reports[0].issues[0].describe("zh")
-    named = parse_upload("股市大涨\t0\n国足晋级\t1\n".encode(), "t.txt", classes_bytes="股票\n体育\n".encode())
+    named = parse_upload("股市大涨\t0\n国足晋级\t1\n".encode(), "t.txt",
+                         classes_bytes="股票\n体育\n".encode())
     assert not named.assumed_classes and named.train.classes == ["股票", "体育"]
 
 
 def _mirror(folder: Path) -> dict:
     """A tiny THUCNews mirror and the checks that fit it."""
     folder.mkdir()
-    files = {"class.txt": "a\nb", "train.txt": "甲\t0\n乙\t1\n", "dev.txt": "丙\t0\n", "test.txt": "丁\t1\n"}
+    files = {"class.txt": "a\nb", "train.txt": "甲\t0\n乙\t1\n", "dev.txt": "丙\t0\n",
+             "test.txt": "丁\t1\n"}
     for name, text in files.items():
         (folder / name).write_text(text, "utf-8")
     return {"expected_lines": {"class.txt": 2, "train.txt": 2, "dev.txt": 1, "test.txt": 1},
-            "known_sha256": {"class.txt": [hashlib.sha256(b"a\nb").hexdigest()]}}  # fmt: skip
+            "known_sha256": {"class.txt": [hashlib.sha256(b"a\nb").hexdigest()]}}
 
 
 def test_download_job_reports_each_file_and_can_be_stopped(tmp_path: Path) -> None:
     overrides = _mirror(tmp_path / "mirror")
     job = Recorder()
     folder = run_download(job, tmp_path / "data", base_url=str(tmp_path / "mirror"), **overrides)
-    assert folder == tmp_path / "data" / "thucnews" and (folder / "train.txt").read_text("utf-8") == "甲\t0\n乙\t1\n"
+    assert folder == tmp_path / "data" / "thucnews"
+    assert (folder / "train.txt").read_text("utf-8") == "甲\t0\n乙\t1\n"
     files = job.updates[-1]["files"]
     assert set(files) == {"class.txt", "train.txt", "dev.txt", "test.txt"}
     assert files["train.txt"][0] == len("甲\t0\n乙\t1\n".encode())
@@ -193,5 +198,7 @@ def test_download_job_reports_each_file_and_can_be_stopped(tmp_path: Path) -> No
         def should_stop(self) -> bool:
             return True
 
-    assert run_download(StopNow(), tmp_path / "other", base_url=str(tmp_path / "mirror"), **overrides) is None
+    stopped = run_download(StopNow(), tmp_path / "other", base_url=str(tmp_path / "mirror"),
+                           **overrides)
+    assert stopped is None
     assert not (tmp_path / "other" / "thucnews" / "train.txt").exists()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from rnnviz.errors import RnnVizError
@@ -21,6 +23,18 @@ from rnnviz.lessons.longdep import (
     moving_average,
     summary_rows,
     train_side_by_side,
+)
+from rnnviz.lessons.longdep_models import (
+    LENGTHS,
+    MAX_BYTES,
+    TrainedSet,
+    held_out_accuracy,
+    learns_up_to,
+    load_set,
+    load_shipped,
+    path_for,
+    save_set,
+    sweep,
 )
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_test")
@@ -105,14 +119,14 @@ def test_the_run_is_deterministic_given_the_seed() -> None:
     assert first.history == second.history
     assert first.final_accuracy == second.final_accuracy
     other = train_side_by_side(LongDepConfig(length=8, steps=6, batch_size=16, hidden_size=8,
-                                             eval_size=64, seed=4))  # fmt: skip
+                                             eval_size=64, seed=4))
     assert other.history != first.history
 
 
 def test_callback_reports_snapshots_and_should_stop_ends_the_run() -> None:
     seen: list[LongDepProgress] = []
     config = LongDepConfig(length=6, steps=20, batch_size=8, hidden_size=4, report_every=5,
-                           eval_size=32)  # fmt: skip
+                           eval_size=32)
     result = train_side_by_side(config, callback=seen.append)
     assert [p.step for p in seen] == [0, 5, 10, 15, 20]
     assert seen[-1].done and not any(p.done for p in seen[:-1])
@@ -128,7 +142,7 @@ def test_callback_reports_snapshots_and_should_stop_ends_the_run() -> None:
 
 def test_time_budget_stops_the_run_and_says_so() -> None:
     config = LongDepConfig(length=30, steps=10_000, batch_size=8, hidden_size=4,
-                           time_budget_s=0.2, eval_size=16)  # fmt: skip
+                           time_budget_s=0.2, eval_size=16)
     result = train_side_by_side(config)
     assert result.stopped and result.stop_reason == "time budget"
     assert 0 < result.steps_done < 10_000
@@ -180,3 +194,100 @@ def test_downsample_indices_keep_ends_and_cap_the_count() -> None:
     idx = downsample_indices(1000, 50)
     assert len(idx) <= 50 and idx[0] == 0 and idx[-1] == 999
     assert np.all(np.diff(idx) > 0)
+
+
+# ---- the shipped long-dependency models (rnnviz/lessons/longdep_models.py) ----------------
+
+FRESH_SEED = 424_242  # a held-out set neither the training nor the recorded evaluation drew
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_shipped_files_load_and_reach_their_recorded_accuracy(length: int) -> None:
+    path = path_for(length)
+    assert path.stat().st_size < 64_000  # three small models, about 49 kB
+    trained = load_set(path)
+    assert trained.length == length and set(trained.models) == {"rnn", "lstm", "gru"}
+    assert trained.info["script"] == "scripts/train_longdep.py"
+    for kind, model in trained.models.items():
+        assert isinstance(model.rnn, {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind])
+        assert trained.configs[kind].length == length
+        fresh = held_out_accuracy(model, trained.task, 3000, FRESH_SEED)
+        assert abs(fresh - trained.accuracy[kind]) < 0.04, (kind, fresh, trained.accuracy[kind])
+    # The page's story: the gated cells learn at every shipped length.
+    assert trained.accuracy["lstm"] > 0.95 and trained.accuracy["gru"] > 0.95
+
+
+def test_the_shipped_rnn_learns_short_lengths_only_and_the_sweep_is_cached() -> None:
+    accuracy = sweep()
+    assert accuracy is sweep() and list(accuracy) == list(LENGTHS)
+    reach = learns_up_to(accuracy, "rnn")
+    assert reach is not None and LENGTHS[0] < reach < LENGTHS[-1]
+    # The page's words: beyond that it ends at or near chance, the gated cells learn it all.
+    assert all(accuracy[n]["rnn"] < 0.5 for n in LENGTHS if n > reach)
+    assert learns_up_to(accuracy, "lstm") == learns_up_to(accuracy, "gru") == LENGTHS[-1]
+    assert load_shipped(60) is load_shipped(60)
+    with pytest.raises(RnnVizError, match="T=7"):
+        load_shipped(7)
+
+
+def test_learns_up_to_needs_every_shorter_length_learned() -> None:
+    def acc(*values: float) -> dict[int, dict[str, float]]:
+        return {n: {"rnn": v} for n, v in zip((40, 10, 30, 20), values, strict=True)}
+
+    assert learns_up_to(acc(0.24, 1.0, 0.26, 0.95)) == 20  # the lengths in any order
+    assert learns_up_to(acc(0.95, 1.0, 0.3, 0.95)) == 20  # learning again at 40 does not count
+    assert learns_up_to(acc(1.0, 1.0, 1.0, 0.9)) == 40
+    assert learns_up_to(acc(0.9, 0.5, 0.9, 0.9)) is None
+
+
+def _tiny_set(length: int = 6) -> TrainedSet:
+    config = LongDepConfig(length=length, steps=2, batch_size=4, hidden_size=4, eval_size=8)
+    result = train_side_by_side(config)
+    return TrainedSet(length, {k: m.eval() for k, m in result.models.items()},
+                      {k: config for k in result.models}, dict(result.final_accuracy),
+                      {k: 0.5 for k in result.models}, {"script": "test"})
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    trained = _tiny_set()
+    loaded = load_set(save_set(trained, tmp_path / "T6.safetensors"))
+    x = torch.randint(0, 12, (5, 6))
+    for kind in ("rnn", "lstm", "gru"):
+        with torch.no_grad():
+            assert torch.equal(loaded.models[kind](x), trained.models[kind](x))
+        assert loaded.configs[kind] == trained.configs[kind]
+        assert loaded.accuracy[kind] == pytest.approx(trained.accuracy[kind], abs=1e-4)
+        assert not loaded.models[kind].training
+
+
+def _rewrite(path: Path, tensors: dict | None = None, **metadata: str) -> Path:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = {**f.metadata(), **metadata}
+    save_file(tensors if tensors is not None else load_file(str(path)), str(path), metadata=meta)
+    return path
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: _rewrite(p, format="rnnviz-checkpoint"), "not an rnnviz-longdep"),
+    (lambda p: _rewrite(p, length="7"), "trained at T=6"),
+    (lambda p: _rewrite(p, models='{"rnn": {}}'), "exactly the models"),
+    (lambda p: _rewrite(p, {**load_file(str(p)), "gru.extra": torch.zeros(2)}), "differ"),
+    (lambda p: _rewrite(p, {k: (v[:-1] if k == "lstm.fc.bias" else v)
+                            for k, v in load_file(str(p)).items()}), "differ"),
+    (lambda p: _rewrite(p, {k: (v.double() if k == "rnn.fc.bias" else v)
+                            for k, v in load_file(str(p)).items()}), "differ"),
+    (lambda p: _rewrite(p, {k: (v * float("nan") if k == "gru.fc.bias" else v)
+                            for k, v in load_file(str(p)).items()}), "NaN"),
+    (lambda p: p.write_bytes(b"\x80\x04\x95pickled"), "not a readable safetensors"),
+    (lambda p: p.write_bytes(b"\0" * (MAX_BYTES + 1)), "more than"),
+])
+def test_a_damaged_file_is_refused_with_its_name(tmp_path: Path, damage, message: str) -> None:
+    path = save_set(_tiny_set(), tmp_path / "T6.safetensors")
+    damage(path)
+    with pytest.raises(RnnVizError, match=message) as err:
+        load_set(path)
+    assert "T6.safetensors" in str(err.value)
+    with pytest.raises(RnnVizError, match="missing"):
+        load_set(tmp_path / "T99.safetensors")

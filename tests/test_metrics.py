@@ -14,7 +14,8 @@ from rnnviz.core.metrics import EvalReport, classification_report, confusion_mat
 CLASSES = ["finance", "realty", "stocks", "education", "science"]
 
 
-def assert_matches_sklearn(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> EvalReport:
+def assert_matches_sklearn(y_true: np.ndarray, y_pred: np.ndarray,
+                           classes: list[str]) -> EvalReport:
     report = classification_report(y_true, y_pred, classes, loss=0.5)
     labels = list(range(len(classes)))
     p, r, f, s = precision_recall_fscore_support(
@@ -92,7 +93,10 @@ def test_format_report_has_table_and_matrix() -> None:
     report = classification_report(y_true, y_pred, CLASSES[:3], loss=0.75, seconds=1.5)
     text = format_report(report, ["财经", "房产", "股票"])
     lines = text.splitlines()
-    assert lines[0].startswith("Test Loss: 0.7500, Test Acc:  66.67%")
+    # It says what was scored (a dev split by default), never "Test" for a dev evaluation.
+    assert lines[0] == "Evaluated on dev (n=6): Loss: 0.7500, Acc:  66.67%"
+    assert "test" not in text.lower()
+    assert format_report(report, split="held-out.txt").startswith("Evaluated on held-out.txt (n=6)")
     header = next(line for line in lines if "precision" in line and "recall" in line)
     assert header.split() == ["precision", "recall", "f1-score", "support"]
     row = next(line for line in lines if line.strip().startswith("股票"))
@@ -104,3 +108,16 @@ def test_format_report_has_table_and_matrix() -> None:
     assert matrix == report.confusion_matrix
     assert any(line.split()[:2] == ["macro", "avg"] for line in lines)
     assert lines[-1] == "Time usage: 1.50s"
+
+
+def test_cli_evaluate_names_the_file_it_scored(tmp_path, capsys) -> None:
+    from helpers import tiny_checkpoint
+
+    from rnnviz.cli import main
+
+    path = tiny_checkpoint().save(tmp_path / "model.safetensors")
+    data = tmp_path / "held-out.txt"
+    data.write_text("finance\t股市\nsports\t球赛\nsports\t球市\n", encoding="utf-8")
+    assert main(["evaluate", "--checkpoint", str(path), "--data", str(data)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("Evaluated on held-out.txt (n=3): Loss: ")

@@ -8,15 +8,9 @@ import pytest
 import torch
 from helpers import build_with_bigram_keys
 
-from rnnviz.core.models import (
-    CELLS,
-    POOLINGS,
-    ModelConfig,
-    TextRCNN,
-    TextRNN,
-    count_parameters,
-    lookup_bigrams,
-)
+from rnnviz.core.bigrams import lookup_bigrams
+from rnnviz.core.config import CELLS, POOLINGS
+from rnnviz.core.models import ModelConfig, TextRCNN, TextRNN, count_parameters
 from rnnviz.errors import RnnVizError
 
 V, C, E, H, P = 30, 4, 5, 6, 7  # vocabulary, classes, embedding, hidden, RCNN projection
@@ -43,7 +37,10 @@ def _batch(pad_with: str = "pad") -> tuple[torch.Tensor, torch.Tensor]:
     T = max(LENGTHS)
     ids = torch.randint(2, V, (len(LENGTHS), T), generator=g)
     pad = torch.arange(T)[None, :] >= torch.tensor(LENGTHS)[:, None]
-    filler = torch.zeros_like(ids) if pad_with == "pad" else torch.randint(0, V, ids.shape, generator=g)
+    if pad_with == "pad":
+        filler = torch.zeros_like(ids)
+    else:
+        filler = torch.randint(0, V, ids.shape, generator=g)
     return torch.where(pad, filler, ids), torch.tensor(LENGTHS)
 
 
@@ -185,7 +182,7 @@ def test_eval_mode_is_deterministic_and_train_mode_applies_dropout() -> None:
         ("max_len", 0, "positive integer"),
         ("dropout", 1.0, r"\[0, 1\)"),
         ("embed_dropout", -0.1, r"\[0, 1\)"),
-        ("rcnn_proj", 0, "must be positive"),
+        ("rcnn_proj", 0, "positive integer"),
         ("bigram_dim", -1, ">= 0"),
         ("bigram_vocab", 2.5, ">= 0"),
     ],

@@ -73,6 +73,15 @@ def test_jacobian_figure_drops_unplottable_values() -> None:
     assert "Frobenius" in fig.layout.title.text and "1.5" in fig.layout.title.text
 
 
+def test_jacobian_figure_draws_the_sigmoid_ceiling() -> None:
+    bound = 0.9 ** np.arange(4)
+    fig = jacobian_norm_figure({"sigmoid": np.array([1.0, 0.5, 0.2, 0.1])}, "spectral", 2.0,
+                               "en", bound=bound)
+    ceiling = fig.data[1]
+    assert ceiling.line.dash == "dot" and "‖W‖₂/4" in ceiling.name
+    np.testing.assert_allclose(ceiling.y, bound)
+
+
 def test_derivative_figure_marks_the_peaks() -> None:
     fig = derivative_figure()
     peaks = {tr.text[0] for tr in fig.data if tr.mode == "markers+text"}
@@ -105,6 +114,22 @@ def test_clip_geometry_figure_draws_the_clipped_vectors() -> None:
     assert np.hypot(arrows[1].x[1], arrows[1].y[1]) == pytest.approx(1.0, rel=1e-5)
 
 
+@pytest.mark.parametrize("c, norm_says, value_says", [
+    (1.0, "by norm: shorter, same direction", "by value: direction turned by 23.7°"),
+    (2.0, "by norm: shorter, same direction", "by value: direction turned by 6.9°"),
+    (5.0, "by norm: unchanged (‖g‖ ≤ c)", "by value: unchanged (every |g_i| ≤ c)"),
+])
+def test_clip_geometry_legend_says_what_happened_to_this_g(
+    c: float, norm_says: str, value_says: str
+) -> None:
+    """With c = 5 neither clipping touches g = (3, 0.8): the legend used to claim "by value:
+    direction changes" whatever c was."""
+    fig = clip_geometry_figure(np.array([3.0, 0.8]), c, "en")
+    names = [tr.name for tr in fig.data if tr.mode == "lines+markers"]
+    assert names == ["gradient g", norm_says, value_says]
+    assert fig.layout.title.text.endswith(f"c = {c:g}")
+
+
 def test_check_table_flags_rows_over_tolerance() -> None:
     rows = [GradientCheck("U", (5, 3), 1e-16, 0.4), GradientCheck("W", (5, 5), 1e-3, 0.2)]
     table = check_table(rows, 1e-10, "en")
@@ -118,6 +143,15 @@ def test_grad_norm_figure_one_line_per_cell() -> None:
     assert [tr.name for tr in fig.data] == ["RNN", "GRU"]
     assert fig.data[0].y == (None, 1e-5, 0.4)
     assert fig.layout.yaxis.type == "log"
+
+
+def test_grad_norm_figure_draws_the_lstm_cell_gradient_dashed() -> None:
+    cell = np.array([0.2, 0.21, 0.22])
+    fig = grad_norm_figure({"lstm": np.array([1e-3, 1e-2, 0.4])}, "en", cell=cell)
+    solid, dashed = fig.data
+    assert dashed.name == "LSTM cell ‖∂L/∂c_t‖" and dashed.line.dash == "dash"
+    assert dashed.line.color == solid.line.color
+    assert dashed.y == tuple(cell) and list(dashed.x) == [1, 2, 3]
 
 
 def test_contributions_figure_blanks_cut_cells_and_draws_window_borders() -> None:

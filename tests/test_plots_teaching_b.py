@@ -5,19 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnviz.lessons.gating import GateView, cell_path_gain, concat_directions, unit_means
+from rnnviz.lessons.bidirectional import concat_directions
+from rnnviz.lessons.gating import GateView, unit_means
 from rnnviz.lessons.longdep import moving_average
+from rnnviz.lessons.memory import memory_of
 from rnnviz.plots.bidirectional import (
     bidirectional_diagram,
     concat_states_figure,
     direction_norms_figure,
 )
 from rnnviz.plots.gates import (
-    cell_path_figure,
     gate_means_figure,
     gate_units_figure,
     gru_cell_figure,
     lstm_cell_figure,
+    memory_figure,
 )
 from rnnviz.plots.longdep import curves_figure, length_sweep_figure
 
@@ -73,7 +75,8 @@ def test_gate_means_figure_shows_unit_means_with_token_ticks() -> None:
     np.testing.assert_allclose(np.array(bottom.z), unit_means(view, ["g", "c", "h"]), rtol=1e-6)
     assert list(top.y) == ["input gate i_t", "forget gate f_t", "output gate o_t"]
     # Repeated characters stay separate columns: numeric x, tokens as tick labels.
-    assert list(top.x) == [0, 1, 2, 3] and list(fig.layout.xaxis2.ticktext) == ["好", "好", "学", "习"]
+    assert list(top.x) == [0, 1, 2, 3]
+    assert list(fig.layout.xaxis2.ticktext) == ["好", "好", "学", "习"]
     assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == 1
     gru = gate_means_figure(_view("gru"), "zh")
     assert list(gru.data[0].y) == ["重置门 r_t", "更新门 z_t"]
@@ -89,14 +92,23 @@ def test_gate_units_figure_draws_every_unit_up_to_the_cap() -> None:
     assert gate_units_figure(view, "f").data[0].zmin == 0
 
 
-def test_cell_path_figure_plots_median_and_best_unit_gain() -> None:
-    f = np.random.default_rng(4).uniform(0.2, 0.99, (5, 8))
-    gain = cell_path_gain(f)
-    fig = cell_path_figure(list("abcde"), gain, "en")
-    best, median = fig.data
-    np.testing.assert_allclose(best.y, gain.max(axis=1), rtol=1e-6)
-    np.testing.assert_allclose(median.y, np.median(gain, axis=1), rtol=1e-6)
+def test_memory_figure_draws_each_network_against_steps_back() -> None:
+    rng = np.random.default_rng(4)
+    memories = [memory_of("classifier", "lstm", rng.uniform(0.2, 0.7, (5, 8))),
+                memory_of("longdep", "lstm", rng.uniform(0.8, 1.0, (9, 8)))]
+    fig = memory_figure(memories, "en")
+    classifier, longdep = fig.data
+    assert list(classifier.x) == [0, 1, 2, 3, 4] and len(longdep.x) == 9
+    np.testing.assert_allclose(longdep.y, memories[1].back, rtol=1e-6)
     assert fig.layout.yaxis.type == "log"
+    assert "f" in fig.layout.yaxis.title.text and "cell path" in fig.layout.title.text
+    gru = memory_of("longdep", "gru", rng.uniform(0.8, 1.0, (4, 3)))
+    gru_fig = memory_figure([gru], "en")
+    # The GRU's direct path runs through z and h, not f and c (issue 10 #6).
+    assert "∏ z" in gru_fig.layout.yaxis.title.text and "∏ f" not in gru_fig.layout.yaxis.title.text
+    assert "of h" in gru_fig.layout.title.text
+    with pytest.raises(ValueError):
+        memory_figure([*memories, gru], "en")
 
 
 def test_cell_diagrams_draw_the_belt_and_the_gates() -> None:

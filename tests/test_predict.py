@@ -92,7 +92,8 @@ def test_gates_match_trace_module_and_the_nn_module(predictor: Predictor) -> Non
         assert list(got.states) == list(GATES[cfg.cell])
         for name, s in got.states.items():
             assert s.shape == (T, H) and s.dtype == np.float32
-            np.testing.assert_allclose(s, ref.states[name][0].numpy(), rtol=1e-6, atol=1e-5)  # float32: two kernels round differently
+            # float32: the two kernels round differently
+            np.testing.assert_allclose(s, ref.states[name][0].numpy(), rtol=1e-6, atol=1e-5)
         np.testing.assert_allclose(got.hidden_norm, np.linalg.norm(got.states["h"], axis=1),
                                    rtol=1e-6)
     # The top layer's h, forward then backward, is what torch's module outputs.
@@ -157,7 +158,8 @@ def test_padded_batch_gives_the_same_probabilities_as_each_text_alone(name: str)
         assert many[i][0] == CLASSES[int(batched[i].argmax())]
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t \r", "\x00\x01\x1f", "\u200b\u200d\ufeff", " \x7f "])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "\n\t \r", "\x00\x01\x1f", "\u200b\u200d\ufeff", " \x7f "])
 def test_text_without_tokens_is_refused(text: str) -> None:
     with pytest.raises(RnnVizError, match="empty"):
         _predictor().predict(text)

@@ -15,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import classification_report as sk_report
 
+from rnnviz.content import text
 from rnnviz.core.checkpoint import Checkpoint
-from rnnviz.core.data import THUCNEWS_CLASSES, display_class
+from rnnviz.core.classes import THUCNEWS_CLASSES, display_class
 from rnnviz.core.metrics import classification_report
 from rnnviz.core.models import ModelConfig, build_model
 from rnnviz.core.text import PAD, UNK, Vocab
@@ -34,7 +35,7 @@ from rnnviz.plots.report import (
     summarize_checkpoint,
     table_columns,
     token_styles,
-)  # fmt: skip
+)
 
 CLASSES = ["finance", "sports", "game"]
 
@@ -49,7 +50,8 @@ def _report(seed: int = 0):
 @pytest.mark.parametrize("seed", range(3))
 def test_per_class_rows_match_sklearn(seed: int) -> None:
     report, y_true, y_pred = _report(seed)
-    want = sk_report(y_true, y_pred, labels=[0, 1, 2], target_names=CLASSES, output_dict=True, zero_division=0)
+    want = sk_report(y_true, y_pred, labels=[0, 1, 2], target_names=CLASSES, output_dict=True,
+                     zero_division=0)
     rows = {r["name"]: r for r in per_class_rows(report, "en", digits=12)}
     for name in CLASSES:
         got, ref = rows[display_class(name, "en")], want[name]
@@ -67,7 +69,9 @@ def test_per_class_rows_match_sklearn(seed: int) -> None:
 def test_per_class_rows_use_chinese_class_names_and_localized_headers() -> None:
     report, *_ = _report()
     rows = per_class_rows(report, "zh")
-    assert [r["name"] for r in rows] == ["财经", "体育", "游戏", "准确率", "宏平均", "加权平均"]
+    summary = [text("zh", "plots/report", k) for k in ("row.accuracy", "row.macro", "row.weighted")]
+    assert [r["name"] for r in rows] == ["财经", "体育", "游戏", *summary]
+    assert summary == ["准确率", "宏平均", "加权平均"]
     shown = localized_rows(rows, table_columns("zh"))
     assert list(shown[0]) == ["类别", "精确率", "召回率", "F1", "样本数"]
     assert shown[0]["样本数"] == report.per_class["finance"].support
@@ -76,17 +80,20 @@ def test_per_class_rows_use_chinese_class_names_and_localized_headers() -> None:
 def _checkpoint(model: str, metrics: dict | None, info: dict | None = None) -> Checkpoint:
     torch.manual_seed(0)
     vocab = Vocab((PAD, UNK, *"股市球赛"))
-    config = ModelConfig(model=model, vocab_size=len(vocab), num_classes=3, embed_dim=4, hidden_size=5,
-                         num_layers=1, rcnn_proj=6)  # fmt: skip
-    return Checkpoint(build_model(config).eval(), config, vocab, CLASSES, metrics=metrics, info=info or {})
+    config = ModelConfig(model=model, vocab_size=len(vocab), num_classes=3, embed_dim=4,
+                         hidden_size=5, num_layers=1, rcnn_proj=6)
+    return Checkpoint(build_model(config).eval(), config, vocab, CLASSES, metrics=metrics,
+                      info=info or {})
 
 
 def test_summary_reads_the_stored_report_and_counts_parameters() -> None:
     report, *_ = _report()
     ckpt = _checkpoint("textrcnn", report.to_json(), {"seconds": 12.5, "device": "cuda"})
     s = summarize_checkpoint(ckpt, "mine", "session")
-    assert s.accuracy == pytest.approx(report.accuracy) and s.macro_f1 == pytest.approx(report.macro.f1)
-    assert s.params == sum(p.numel() for p in ckpt.model.parameters())  # no "params" in info: counted
+    assert s.accuracy == pytest.approx(report.accuracy)
+    assert s.macro_f1 == pytest.approx(report.macro.f1)
+    # No "params" in info: counted from the model.
+    assert s.params == sum(p.numel() for p in ckpt.model.parameters())
     assert (s.seconds, s.device, s.model) == (12.5, "cuda", "textrcnn")
     bare = summarize_checkpoint(_checkpoint("textrnn", None), "bare", "upload")
     assert bare.accuracy is None and bare.seconds is None and bare.device == "?"
@@ -97,7 +104,7 @@ def test_comparison_rows_best_first_models_without_report_last() -> None:
         ModelSummary("a", "session", "textrnn", "gru", 0.8, 0.79, 100, 61.0, "cpu"),
         ModelSummary("b", "upload", "textrnn", "lstm", None, None, 50, None, "?"),
         ModelSummary("c", "shipped", "textrcnn", "lstm", 0.9, 0.88, 200, 5.0, "cuda"),
-    ], "en")  # fmt: skip
+    ], "en")
     assert [r["model"] for r in rows] == ["c", "a", "b"]
     assert rows[0]["architecture"] == "RCNN · LSTM" and rows[0]["source"] == "shipped"
     assert rows[1]["training time"] == "1 min 01 s" and rows[2]["accuracy"] is None
@@ -119,10 +126,12 @@ def test_token_styles_colour_by_sign_and_size() -> None:
         token_styles(["a"], np.zeros(2), [False])
 
 
-@pytest.mark.parametrize("evil", ["<script>alert(1)</script>", '<img src=x onerror=alert(1)>', '" onmouseover="x'])
+@pytest.mark.parametrize("evil", ["<script>alert(1)</script>", '<img src=x onerror=alert(1)>',
+                                  '" onmouseover="x'])
 def test_importance_html_escapes_every_token(evil: str) -> None:
     tokens = [evil, *list(evil)]  # as one token and as characters
-    out = importance_html(tokens, np.linspace(-1, 1, len(tokens)), [True] + [False] * (len(tokens) - 1), "en")
+    unknown = [True] + [False] * (len(tokens) - 1)
+    out = importance_html(tokens, np.linspace(-1, 1, len(tokens)), unknown, "en")
     assert "<script" not in out and "<img" not in out and 'onmouseover="' not in out
     # Only our own tags remain: every "<" opens a span or div we wrote.
     assert set(re.findall(r"<\/?(\w+)", out)) == {"div", "span"}
@@ -132,7 +141,8 @@ def test_importance_html_escapes_every_token(evil: str) -> None:
 
 def test_escaped_forms_of_tags() -> None:
     assert escape_token("<script>") == "&lt;script&gt;"
-    assert escape_token("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert&#40;1&#41;&gt;"
+    assert escape_token("<img src=x onerror=alert(1)>") == (
+        "&lt;img src=x onerror=alert&#40;1&#41;&gt;")
     assert escape_token('"') == "&quot;" and escape_token("'") == "&#x27;"
 
 
@@ -159,7 +169,8 @@ def test_shipped_examples_cover_every_thucnews_class() -> None:
 def test_examples_not_copied_from_the_dataset(thucnews_dir: Path) -> None:
     titles = set()
     for split in ("train.txt", "dev.txt"):
-        titles |= {line.split("\t")[0] for line in (thucnews_dir / split).read_text("utf-8").splitlines()}
+        lines = (thucnews_dir / split).read_text("utf-8").splitlines()
+        titles |= {line.split("\t")[0] for line in lines}
     assert not [e.text for e in load_examples() if e.text in titles]
 
 

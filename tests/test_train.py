@@ -102,7 +102,8 @@ def test_stop_mid_run_returns_the_best_weights_not_the_last() -> None:
     assert again.accuracy == state.best_dev_accuracy == best["dev_accuracy"]
     assert again.loss == pytest.approx(best["dev_loss"], rel=1e-5)
     assert again.loss != pytest.approx(last["dev_loss"], rel=1e-5)
-    assert result.dev_report is not None and result.dev_report.loss == pytest.approx(best["dev_loss"])
+    assert result.dev_report is not None
+    assert result.dev_report.loss == pytest.approx(best["dev_loss"])
 
 
 class StopAtStep(TrainerCallback):
@@ -129,8 +130,9 @@ def test_stop_between_evaluations_scores_the_last_step_before_choosing() -> None
 
 
 def test_patience_stops_after_evaluations_without_improvement() -> None:
-    # lr 0: the weights never move, so dev accuracy never improves after the first evaluation.
-    frozen = quick(lr=0.0, schedule="constant", eval_every=3, max_steps=60)
+    # lr 1e-30 (a config refuses 0): each step is far below float32's resolution, so the weights
+    # never move and dev accuracy never improves after the first evaluation.
+    frozen = quick(lr=1e-30, schedule="constant", eval_every=3, max_steps=60)
     result = train(TINY, TrainConfig(**{**frozen.to_dict(), "patience": 2}), TRAIN, DEV)
     assert [h["step"] for h in result.history] == [3, 6, 9]
     assert result.state is not None and result.state.stopped_early

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
+import ui.jobs as jobs_module
 from rnnviz.errors import RnnVizError
 from ui.jobs import DONE, ERROR, QUEUED, RUNNING, STOPPED, Job, JobRunner
 
@@ -125,19 +127,50 @@ def test_a_queued_job_can_be_stopped_before_it_starts() -> None:
     assert first.wait(5)
 
 
-def test_job_stops_itself_when_the_heartbeat_goes_stale() -> None:
-    runner = JobRunner(heartbeat_timeout_s=0.2)
-    job = runner.start("orphan", _until_stopped)
-    assert _wait_for(lambda: job.status == RUNNING)
-    # While the page keeps beating, the job keeps running past the timeout.
-    for _ in range(6):
+class _Clock:
+    """A monotonic clock the test moves by hand: the heartbeat test then depends on no
+    scheduling delay (a busy machine may pause any thread for seconds)."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def _counting_until_stopped(job: Job, loops: list[int]) -> str:
+    """``_until_stopped``, counting its checks of should_stop (each one reads the clock)."""
+    while not job.should_stop():
+        loops[0] += 1
+        time.sleep(0.005)
+    return "partial"
+
+
+def _checked_again(job: Job, loops: list[int]) -> bool:
+    """True once the worker has read the clock afresh (or has ended), within 60 s."""
+    before = loops[0]
+    return _wait_for(lambda: loops[0] > before + 1 or job.finished, timeout=60)
+
+
+def test_job_stops_itself_when_the_heartbeat_goes_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(jobs_module, "time", SimpleNamespace(monotonic=clock.monotonic))
+    job = JobRunner(heartbeat_timeout_s=30).start("orphan", _counting_until_stopped, loops := [0])
+    assert _wait_for(lambda: job.status == RUNNING, timeout=60), f"job is {job.status}"
+    # While the page keeps beating every 20 s, the job runs past the 30 s timeout (at 40 s).
+    for _ in range(2):
+        clock.now += 20
+        assert _checked_again(job, loops), "the worker stopped checking should_stop"
+        assert job.status == RUNNING, f"stopped ({job.stop_reason}) though the page beat"
         job.beat()
-        time.sleep(0.05)
-    assert job.status == RUNNING
-    # Then the page goes away.
-    assert job.wait(5)
+    # Then the page goes away: 31 s after its last beat the job stops itself.
+    clock.now += 29
+    assert _checked_again(job, loops) and job.status == RUNNING
+    clock.now += 2
+    assert job.wait(60), "the job ran on 31 s after the last heartbeat"
     assert job.status == STOPPED
     assert job.stop_reason == "session ended"
+    assert job.result == "partial"
 
 
 def test_runner_rejects_a_zero_cap() -> None:

@@ -19,7 +19,8 @@ seen = []
 def session():
     configure_process_once()
     import pandas, torch
-    seen.append((all(n in sys.modules for n in PRELOAD), hasattr(pandas, "Series"), torch.get_num_threads()))
+    loaded = all(n in sys.modules for n in PRELOAD)
+    seen.append((loaded, hasattr(pandas, "Series"), torch.get_num_threads()))
 threads = [threading.Thread(target=session) for _ in range(8)]
 [t.start() for t in threads]; [t.join() for t in threads]
 print(json.dumps(seen))
@@ -28,7 +29,7 @@ print(json.dumps(seen))
 
 def test_concurrent_first_calls_each_return_with_everything_imported_and_threads_capped() -> None:
     env = {**os.environ, "RNNVIZ_TORCH_THREADS": "2", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=300, check=True)  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300, check=True)
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == [[True, True, 2]] * 8

@@ -1,6 +1,6 @@
 """Background jobs for long runs (training) that survive Streamlit reruns.
 
-The pattern (see shared/GUIDE.md): a worker thread touches only its ``Job`` (a plain dict
+The pattern: a worker thread touches only its ``Job`` (a plain dict
 under a lock, a ``threading.Event`` for Stop, a heartbeat time); a page draws the job from a
 fragment that reruns every second (``live_view``); the Stop button sets the event. The worker
 never calls ``st.*``. One process-wide ``JobRunner`` (built in ``st.cache_resource``) caps how
@@ -37,8 +37,8 @@ from typing import Any
 
 import streamlit as st
 
+from rnnviz.content import Text
 from rnnviz.errors import RnnVizError
-from rnnviz.i18n import pick
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ STOP_BY_USER = "user"
 STOP_SESSION_ENDED = "session ended"
 
 _REGISTRY_KEY = "jobs_registry"  # session_state key: {job key -> Job}
+_T = Text("ui/jobs")  # the words: content/<lang>/ui/jobs.md
 
 
 @dataclass(eq=False)
@@ -232,23 +233,16 @@ def status_message(job: Job, lang: str = "zh") -> str:
     """One line for the page: queued / running / done / stopped / error."""
     if job.status == QUEUED:
         running, queued = job_runner().counts()
-        return pick(
-            lang,
-            f"排队中：服务器正在运行 {running} 个任务（上限 {job_runner().max_running}），"
-            f"{queued} 个在等待。有空位时自动开始。",
-            f"Queued: the server is running {running} jobs (limit {job_runner().max_running}) "
-            f"and {queued} are waiting. It starts by itself when a slot frees up.",
-        )
+        return _T(lang, "queued", running=running, limit=job_runner().max_running, queued=queued)
     if job.status == RUNNING:
-        return pick(lang, f"运行中… {job.elapsed_s:.1f} 秒", f"Running… {job.elapsed_s:.1f} s")
+        return _T(lang, "running", seconds=job.elapsed_s)
     if job.status == DONE:
-        return pick(lang, f"完成，用时 {job.elapsed_s:.1f} 秒。", f"Done in {job.elapsed_s:.1f} s.")
+        return _T(lang, "done", seconds=job.elapsed_s)
     if job.status == STOPPED:
-        why = pick(lang, "已手动停止", "stopped by you")
-        if job.stop_reason == STOP_SESSION_ENDED:
-            why = pick(lang, "页面长时间无响应，已自动停止", "page went away, stopped")
-        return pick(lang, f"{why}（{job.elapsed_s:.1f} 秒）。", f"{why} ({job.elapsed_s:.1f} s).")
-    return pick(lang, f"出错：{job.error}", f"Error: {job.error}")
+        ended = job.stop_reason == STOP_SESSION_ENDED
+        return _T(lang, "stopped.session_ended" if ended else "stopped.user",
+                  seconds=job.elapsed_s)
+    return _T(lang, "error", error=job.error)
 
 
 def keep_jobs_alive(every_s: float = 10.0) -> None:
@@ -299,6 +293,6 @@ def _in_fragment_rerun() -> bool:
 
 __all__ = [
     "DONE", "ERROR", "FINISHED", "QUEUED", "RUNNING", "STOPPED", "Job", "JobRunner",
-    "forget_job", "get_job", "job_runner", "keep_jobs_alive", "live_view", "start_job", "status_message",
-    "stop_job",
+    "forget_job", "get_job", "job_runner", "keep_jobs_alive", "live_view", "start_job",
+    "status_message", "stop_job",
 ]

@@ -14,9 +14,14 @@ def lesson_end(text: PageText) -> None:
     """The page's ``points`` section under "Key points", then a link to the next stop."""
     st.subheader(_T("key_points"))
     st.markdown(text("points"))
-    after = next_stop(text.doc)
+    next_stop_link(text.doc)
+
+
+def next_stop_link(page: str) -> None:
+    """A link to the stop after ``page`` on the route (nothing after the last)."""
+    after = next_stop(page)
     if after is not None:
         st.page_link(after.path, label=_T("next", title=after.title(lang())), icon=after.icon)
 
 
-__all__ = ["lesson_end"]
+__all__ = ["lesson_end", "next_stop_link"]

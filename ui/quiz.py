@@ -48,8 +48,9 @@ def ask(text: PageText, q: Question) -> bool:
     questions are off), so a page can hold back a figure that would give it away.
     """
 
-    def option(o: str) -> str:
-        return text(f"{q.key}.opt.{o}", **q.values)
+    # Labels looked up now, in this run's language: a widget may call format_func later.
+    labels = {o: text(f"{q.key}.opt.{o}", **q.values) for o in q.options}
+    option = labels.__getitem__
 
     with st.container(border=True):
         st.markdown(f"**{_T('badge')}** {text(f'{q.key}.prompt', **q.values)}")

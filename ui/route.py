@@ -37,14 +37,19 @@ class Stop:
 ROUTE: tuple[Stop, ...] = (
     Stop("home", "welcome", "🏠", "start"),
     Stop("rnn_structure", "rnn-structure", "🔁", "lessons", 8),
+    Stop("recursive", "recursive-networks", "🌳", "lessons", 6),
     Stop("bptt", "backprop-through-time", "🔙", "lessons", 8),
     Stop("gradients", "vanishing-exploding-gradients", "📉", "lessons", 6),
     Stop("long_dependency", "long-dependency", "⏳", "lessons", 5),
     Stop("lstm_gru", "lstm-gru", "🚪", "lessons", 8),
+    Stop("lstm_steps", "lstm-gru-step-by-step", "🔢", "lessons", 8),
+    Stop("memory_network", "memory-networks", "🗂️", "lessons", 8),
     Stop("bidirectional", "bidirectional-rnn", "↔️", "lessons", 4),
     Stop("textrnn", "train-textrnn", "🧪", "classifiers", 5),
+    Stop("padding", "padding-pitfall", "📏", "classifiers", 6),
     Stop("textrcnn", "train-textrcnn", "🧱", "classifiers", 4),
     Stop("predict", "predict-and-gates", "🔍", "classifiers", 5),
+    Stop("errors", "what-the-model-gets-wrong", "🧐", "classifiers", 6),
 )
 
 

@@ -16,7 +16,7 @@ _done = False
 PRELOAD = (
     "torch", "numpy", "pandas", "pyarrow", "plotly.graph_objects", "plotly.subplots", "plotly.io",
     "rnnviz.core.predict", "rnnviz.core.train", "rnnviz.jobs.training", "rnnviz.plots.classifier",
-)  # fmt: skip
+)
 
 
 def configure_process_once() -> None:

@@ -1,4 +1,5 @@
-"""The classifier core: cells and tracing, tokens, models, data, training, checkpoints, prediction.
+"""The classifier core: its settings (config.py), cells and tracing, tokens, models, data,
+training, checkpoints, evaluation and prediction.
 
 It imports none of the lessons, jobs or plots (tests/test_import_rules.py).
 """

@@ -17,12 +17,15 @@ and loops over time only for the recurrent part. Weights may carry a leading dir
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from rnnviz.content import Text
+from rnnviz.core.config import CELLS
 from rnnviz.errors import RnnVizError
-from rnnviz.i18n import pick
 
-KINDS = ("rnn", "lstm", "gru")
+KINDS = CELLS
+# The torch.nn module that runs each kind's step over a whole sequence (what trace.py replays).
+NN_MODULES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
 # The tensors each step returns, in the order a page draws them.
@@ -35,36 +38,23 @@ GATES: dict[str, tuple[str, ...]] = {
 # Gates stacked in W_ih / W_hh (G in the shapes above).
 NUM_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
-# (Chinese, English) label of each gate, with the symbol the equations use.
-GATE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
-    "rnn": {
-        "a": ("预激活 a_t", "pre-activation a_t"),
-        "h": ("隐藏状态 h_t", "hidden state h_t"),
-    },
-    "lstm": {
-        "i": ("输入门 i_t", "input gate i_t"),
-        "f": ("遗忘门 f_t", "forget gate f_t"),
-        "g": ("候选记忆 g_t", "candidate cell g_t"),
-        "o": ("输出门 o_t", "output gate o_t"),
-        "c": ("细胞状态 c_t", "cell state c_t"),
-        "h": ("隐藏状态 h_t", "hidden state h_t"),
-    },
-    "gru": {
-        "r": ("重置门 r_t", "reset gate r_t"),
-        "z": ("更新门 z_t", "update gate z_t"),
-        "n": ("候选隐藏状态 n_t", "candidate hidden n_t"),
-        "h": ("隐藏状态 h_t", "hidden state h_t"),
-    },
+# The symbol of each gate in the equations; its name in each language is in
+# content/<lang>/core/cells.md under "<kind>.<gate>".
+GATE_LABELS: dict[str, dict[str, str]] = {
+    "rnn": {"a": "a_t", "h": "h_t"},
+    "lstm": {"i": "i_t", "f": "f_t", "g": "g_t", "o": "o_t", "c": "c_t", "h": "h_t"},
+    "gru": {"r": "r_t", "z": "z_t", "n": "n_t", "h": "h_t"},
 }
+_T = Text("core/cells")
 
 
 def gate_label(kind: str, gate: str, lang: str = "zh") -> str:
     """The label of one gate in ``lang``, e.g. gate_label("lstm", "f") == "遗忘门 f_t"."""
     try:
-        zh, en = GATE_LABELS[kind][gate]
+        symbol = GATE_LABELS[kind][gate]
     except KeyError:
         raise RnnVizError(f"unknown gate {gate!r} for cell kind {kind!r}") from None
-    return pick(lang, zh, en)
+    return _T(lang, f"{kind}.{gate}", symbol=symbol)
 
 
 def param_count(kind: str, input_size: int, hidden_size: int) -> int:
@@ -197,3 +187,17 @@ def gru_step(
     n_t = torch.tanh(ih_n + r_t * hh_n)
     h_t = (1 - z_t) * n_t + z_t * h_prev
     return {"r": r_t, "z": z_t, "n": n_t, "h": h_t}
+
+
+def layer_weights(module: nn.RNNBase, layer: int,
+                  direction: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """W_ih, W_hh, b_ih, b_hh of one layer and direction (0 forward, 1 backward) of an
+    ``nn.RNN``/``nn.LSTM``/``nn.GRU``: the module's own Parameters, in the layout the steps
+    above take. A module built with bias=False gets zero biases (the same equations)."""
+    suffix = "_reverse" if direction else ""
+    W_ih = getattr(module, f"weight_ih_l{layer}{suffix}")
+    W_hh = getattr(module, f"weight_hh_l{layer}{suffix}")
+    if not module.bias:
+        return W_ih, W_hh, W_ih.new_zeros(W_ih.shape[0]), W_hh.new_zeros(W_hh.shape[0])
+    return (W_ih, W_hh, getattr(module, f"bias_ih_l{layer}{suffix}"),
+            getattr(module, f"bias_hh_l{layer}{suffix}"))

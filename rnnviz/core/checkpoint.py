@@ -16,13 +16,10 @@ never opened: ``pickle.load`` / ``torch.load`` are not used here at all.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import math
-import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +29,10 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from rnnviz.core.atomic import write_atomically
+from rnnviz.core.config import ModelConfig
 from rnnviz.core.metrics import EvalReport
-from rnnviz.core.models import ModelConfig, build_model, count_parameters
+from rnnviz.core.models import build_model, count_parameters
 from rnnviz.core.text import Vocab
 from rnnviz.core.train import TrainResult
 from rnnviz.errors import RnnVizError
@@ -118,35 +117,9 @@ class Checkpoint:
         return save_safetensors(tensors, metadata=metadata)
 
     def save(self, path: str | Path) -> Path:
-        """Write atomically: a reader (or a crash) sees the old file or the new one, never half.
-
-        The bytes go to a temporary file in the same directory (so os.replace is a rename on
-        one file system), are fsync'ed, then replace ``path``.
-        """
-        path = Path(path)
-        data = self.to_bytes()  # any refusal happens before the file system is touched
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            # mkstemp creates 0600; a checkpoint is meant to be shared. (Reading the umask
-            # would mean setting it, a process-wide race in a threaded server.)
-            os.fchmod(fd, 0o644)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        with contextlib.suppress(OSError):  # make the rename itself durable (POSIX only)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        return path
+        """Write atomically (rnnviz/core/atomic.py): a reader or a crash sees the old file or
+        the new one, never half; a refused checkpoint leaves the file system untouched."""
+        return write_atomically(path, self.to_bytes())
 
 
 def load_checkpoint(
@@ -222,7 +195,8 @@ def _split_safetensors(data: bytes, label: str) -> dict:
     try:
         header = json.loads(data[8 : 8 + header_len])
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RnnVizError(f"the safetensors header is not valid JSON ({exc})", where=label) from None
+        raise RnnVizError(f"the safetensors header is not valid JSON ({exc})",
+                          where=label) from None
     except RecursionError:
         raise RnnVizError("the safetensors header is nested too deeply", where=label) from None
     if not isinstance(header, dict):
@@ -236,7 +210,8 @@ def _split_safetensors(data: bytes, label: str) -> dict:
         if not (isinstance(entry, dict) and isinstance(entry.get("dtype"), str)
                 and isinstance(shape, list)
                 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
-            raise RnnVizError(f"tensor {key} has no valid dtype and shape in the header", where=label)
+            raise RnnVizError(f"tensor {key} has no valid dtype and shape in the header",
+                              where=label)
         offsets = entry.get("data_offsets")
         if not (isinstance(offsets, list) and len(offsets) == 2
                 and all(isinstance(o, int) for o in offsets)):
@@ -310,8 +285,6 @@ def _parse_metadata(
     try:
         config = ModelConfig.from_dict(raw_config)
     except RnnVizError as exc:
-        raise RnnVizError(f"bad model config: {exc}", where=label) from None
-    except (TypeError, ValueError) as exc:  # e.g. "dropout": "0.3" fails a comparison
         raise RnnVizError(f"bad model config: {exc}", where=label) from None
     if config.max_len > MAX_PREDICT_TOKENS:
         raise RnnVizError(f"config.max_len {config.max_len} is above the {MAX_PREDICT_TOKENS} "

@@ -12,11 +12,15 @@ Files are read as bytes and decoded line by line: one bad byte costs one line, n
 Lenient loading (the default) skips a bad line and records it in a ``LoadReport``; strict
 loading raises ``RnnVizError`` at the first problem with ``where="file:line"``. Blank lines are
 ignored. U+FFFD (characters lost in the public THUCNews copy) is kept as an ordinary character.
+
+A THUCNews folder is found in one place, ``thucnews_folder`` / ``find_thucnews``: the folder
+itself or a data root's ``thucnews/``, looked for in the data directory, then where ``download``
+puts it. Class display names live in rnnviz/core/classes.py, checksums in
+rnnviz/core/checksums.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -24,44 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from rnnviz import paths
 from rnnviz.errors import RnnVizError
 from rnnviz.i18n import pick
 
 FORMATS = ("thucnews", "cnews")
 SPLITS = ("train", "dev", "test")
 CLASS_FILE = "class.txt"
-CHECKSUM_FILE = "SHA256SUMS"
 DEFAULT_MAX_ISSUES = 200
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # matches the app's upload cap (uploads sit in RAM)
 
-# THUCNews class.txt order: line index = label id.
-THUCNEWS_CLASSES = (
-    "finance", "realty", "stocks", "education", "science",
-    "society", "politics", "sports", "game", "entertainment",
-)  # fmt: skip
-# The order the classic TensorFlow cnews project hard-codes (pass it as ``classes`` to match
-# that project's ids; by default cnews classes are sorted instead).
-CNEWS_CLASSES = ("体育", "财经", "房产", "家居", "教育", "科技", "时尚", "时政", "游戏", "娱乐")
-
-CLASS_NAMES_ZH = {
-    "finance": "财经", "realty": "房产", "stocks": "股票", "education": "教育",
-    "science": "科技", "society": "社会", "politics": "时政", "sports": "体育",
-    "game": "游戏", "entertainment": "娱乐",
-}  # fmt: skip
-CLASS_NAMES_EN = {
-    **{zh: en for en, zh in CLASS_NAMES_ZH.items()},
-    "家居": "home", "时尚": "fashion",
-}  # fmt: skip
-
 _INT = re.compile(r"-?[0-9]+")  # ASCII digits only: int() would also take "٣", "+3", "3_0"
-
-
-def display_class(name: str, lang: str = "zh") -> str:
-    """A class name for display: THUCNews's English names in Chinese, cnews's Chinese in English.
-
-    Unknown names come back unchanged.
-    """
-    return pick(lang, CLASS_NAMES_ZH.get(name, name), CLASS_NAMES_EN.get(name, name))
 
 
 @dataclass(frozen=True)
@@ -153,8 +130,10 @@ class LoadReport:
         skipped = self.lines_read - self.lines_kept
         return pick(
             lang,
-            f"{self.source}：读取 {self.lines_read} 行，保留 {self.lines_kept} 行，跳过 {skipped} 行",
-            f"{self.source}: read {self.lines_read} lines, kept {self.lines_kept}, skipped {skipped}",
+            f"{self.source}：读取 {self.lines_read} 行，保留 {self.lines_kept} 行，"
+            f"跳过 {skipped} 行",
+            f"{self.source}: read {self.lines_read} lines, kept {self.lines_kept}, "
+            f"skipped {skipped}",
         )
 
 
@@ -270,7 +249,8 @@ ClassesArg = Sequence[str] | str | os.PathLike[str] | bytes | None
 
 
 def _resolve_classes(classes: ClassesArg, beside: Path | None) -> list[str] | None:
-    """A class list from a list, a class file path, class file bytes, or class.txt beside the data."""
+    """A class list from a list, a class file path, class file bytes, or the class.txt beside
+    the data."""
     if isinstance(classes, bytes):
         return parse_classes(classes, CLASS_FILE)
     if isinstance(classes, (str, os.PathLike)):
@@ -312,7 +292,8 @@ def _detect(lines: list[_Line], name: str) -> str:
 
 
 def detect_format(source: str | os.PathLike[str] | bytes, name: str = "<bytes>") -> str:
-    """Return "thucnews" or "cnews", judged from the first 20 non-empty lines (of a path or of bytes)."""
+    """Return "thucnews" or "cnews", judged from the first 20 non-empty lines (of a path or of
+    bytes)."""
     if isinstance(source, bytes):
         data = source
     else:
@@ -480,12 +461,33 @@ def load_dataset_bytes(
     """
     if len(data) > max_bytes:
         raise RnnVizError(
-            f"file too large: {len(data) / 2**20:.1f} MiB, the limit is {max_bytes / 2**20:.1f} MiB",
+            f"file too large: {len(data) / 2**20:.1f} MiB, the limit is "
+            f"{max_bytes / 2**20:.1f} MiB",
             where=name,
         )
     return _parse(
         data, name, classes=classes, beside=None, fmt=fmt, strict=strict, max_issues=max_issues
     )
+
+
+def thucnews_folder(root: str | os.PathLike[str], *files: str) -> Path | None:
+    """The THUCNews folder at ``root`` holding all of ``files`` (e.g. "train.txt"): ``root``
+    itself, else the ``thucnews/`` folder of a data root; None when neither holds them."""
+    root = Path(root)
+    for folder in (root, root / "thucnews"):
+        if all((folder / name).is_file() for name in files):
+            return folder
+    return None
+
+
+def find_thucnews(roots: Sequence[str | os.PathLike[str]] | None = None) -> Path | None:
+    """The first THUCNews folder (train.txt + class.txt) under ``roots``: by default the data
+    directory, then the download cache. None on a fresh machine."""
+    for root in roots if roots is not None else (paths.data_dir(), paths.download_dir()):
+        folder = thucnews_folder(root, "train.txt", CLASS_FILE)
+        if folder is not None:
+            return folder
+    return None
 
 
 def load_split(
@@ -499,66 +501,12 @@ def load_split(
         raise RnnVizError(
             f"unknown split {split!r}; choose one of {', '.join(SPLITS)}", where="split"
         )
-    folder = Path(data_dir)
-    if not (folder / f"{split}.txt").is_file() and (folder / "thucnews" / f"{split}.txt").is_file():
-        folder = folder / "thucnews"
-    path = folder / f"{split}.txt"
-    if not path.is_file():
+    folder = thucnews_folder(data_dir, f"{split}.txt")
+    if folder is None:
         raise RnnVizError(
-            f"no {split} split at {path}; fetch THUCNews with `python -m rnnviz download thucnews`"
-            " or point $RNNVIZ_DATA_DIR at a folder holding it"
+            f"no {split} split at {Path(data_dir) / f'{split}.txt'}; fetch THUCNews with "
+            "`python -m rnnviz download thucnews` or point $RNNVIZ_DATA_DIR at a folder "
+            "holding it"
         )
+    path = folder / f"{split}.txt"
     return load_dataset(path, classes=folder / CLASS_FILE, fmt="thucnews", strict=strict)
-
-
-# ---- checksums -----------------------------------------------------------------------------
-
-
-def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def read_checksums(path: str | os.PathLike[str]) -> dict[str, str]:
-    """File name -> sha256 hex from a ``sha256sum``-format file ("HASH  name" or "HASH *name")."""
-    path = Path(path)
-    sums: dict[str, str] = {}
-    for number, text, _raw, _ in _split_lines(_read(path), str(path)):
-        parts = text.split(None, 1) if text is not None else []
-        if len(parts) != 2 or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
-            raise RnnVizError("expected 'SHA256  file name'", where=f"{path}:{number}")
-        name = parts[1].strip().removeprefix("*")
-        if Path(name).name != name or name in (".", ".."):
-            # A checksum list may only speak for files in its own folder.
-            raise RnnVizError(f"file name {name!r} leaves the folder", where=f"{path}:{number}")
-        sums[name] = parts[0].lower()
-    return sums
-
-
-def write_checksums(folder: str | os.PathLike[str], names: Sequence[str]) -> Path:
-    """Write ``folder/SHA256SUMS`` for ``names`` (sha256sum -c can check it); returns its path."""
-    folder = Path(folder)
-    lines = [f"{sha256_file(folder / name)}  {name}\n" for name in names]
-    target = folder / CHECKSUM_FILE
-    tmp = target.with_name(CHECKSUM_FILE + ".part")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
-
-
-def verify_checksums(folder: str | os.PathLike[str]) -> dict[str, bool]:
-    """File name -> whether its sha256 matches ``folder/SHA256SUMS`` ({} when there is none).
-
-    A listed file that is missing counts as False.
-    """
-    folder = Path(folder)
-    sums_path = folder / CHECKSUM_FILE
-    if not sums_path.is_file():
-        return {}
-    return {
-        name: (folder / name).is_file() and sha256_file(folder / name) == expected
-        for name, expected in read_checksums(sums_path).items()
-    }

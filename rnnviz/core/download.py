@@ -24,13 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnviz.core.data import (
-    CLASS_FILE,
-    load_classes,
-    load_dataset,
-    sha256_file,
-    write_checksums,
-)
+from rnnviz.core.checksums import sha256_file, write_checksums
+from rnnviz.core.data import CLASS_FILE, load_classes, load_dataset
 from rnnviz.errors import RnnVizError
 from rnnviz.paths import data_dir
 

@@ -12,9 +12,9 @@ To get every layer's h_t (torch's module returns only the last layer's), each la
 direction runs as a one-layer, one-direction call of the ATen op that ``nn.LSTM`` / ``nn.GRU`` /
 ``nn.RNN`` call (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh``, ``torch.rnn_relu``), with
 the module's own Parameters. The trace's h_t is that kernel's h_t: the very values the next
-layer and the next step read. Padding follows ``rnnviz.core.trace``: padded inputs are zeroed and the
-backward direction reads each sequence reversed within its own length, so padding comes after
-the real tokens and never reaches them (what a packed sequence gives).
+layer and the next step read. Padding follows ``rnnviz.core.trace``: padded inputs are zeroed
+and the backward direction reads each sequence reversed within its own length, so padding comes
+after the real tokens and never reaches them (what a packed sequence gives).
 
 ``fast_trace_module`` returns what ``trace_module`` returns, within float rounding
 (tests/test_fasttrace.py checks every gate against it); ``trace_module`` stays the readable
@@ -29,15 +29,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnviz.core.cells import GATES
+from rnnviz.core.cells import GATES, layer_weights
 from rnnviz.core.trace import (
     DIRECTIONS,
     LayerTrace,
     ModuleTrace,
-    _reverse_within_lengths,
-    _state_at_last_real_step,
-    _step_function,
     prepare_inputs,
+    reverse_within_lengths,
+    state_at_last_real_step,
+    step_function,
 )
 
 # The ATen op behind each module; all take (x, hx, flat weights, has_biases, num_layers,
@@ -91,13 +91,13 @@ def run_native_layers(
     layer_input = x  # (B, T, I) for layer 0, (B, T, D*H) above it
     for k in range(L):
         if real is not None:
-            # Zero the padded steps so that junk there (even NaN) cannot reach any value or gradient.
+            # Zero the padded steps: junk there (even NaN) cannot reach any value or gradient.
             layer_input = torch.where(real[:, :, None], layer_input, 0.0)
         inputs.append(layer_input)
         hidden.append([])
         for d in range(D):
             row = k * D + d
-            x_d = layer_input if d == 0 else _reverse_within_lengths(layer_input, lengths)
+            x_d = layer_input if d == 0 else reverse_within_lengths(layer_input, lengths)
             h0_d = h0_all[row : row + 1]  # (1, B, H): one layer, one direction
             hx = h0_d if kind != "lstm" else (h0_d, c0_all[row : row + 1])
             weights = _flat_weights(module, k, d)
@@ -138,15 +138,15 @@ def replay_gates(module: nn.RNN | nn.LSTM | nn.GRU, native: NativeLayers) -> Mod
             H = h_d.shape[-1]
             x_proj = x_proj_k[:, :, d]
             if d == 1:
-                x_proj = _reverse_within_lengths(x_proj, lengths)  # (B, T, GH) processing order
+                x_proj = reverse_within_lengths(x_proj, lengths)  # (B, T, GH) processing order
             # h_{t-1} for every t: h shifted one step later, the initial state first.
             h0_d = native.h0[k * D + d]  # (B, H)
             h_prev = torch.cat([h0_d[:, None], h_d[:, :-1]], dim=1)  # (B, T, H)
             # One call of the cell for all T steps: time folded into the batch, (B*T, ...).
             # For the LSTM, c_{t-1} = 0 here makes the cell's c_t = f_t * 0 + i_t * g_t:
             # exactly the input's share of the cell state, which the scan below adds up.
-            W_hh, b_hh = _recurrent_weights(module, k, d)
-            step = _step_function(module, kind, W_hh, b_hh)
+            _, W_hh, _, b_hh = layer_weights(module, k, d)
+            step = step_function(module, kind, W_hh, b_hh)
             c_zero = h_prev.new_zeros(B * T, H) if kind == "lstm" else None
             out = step(x_proj.reshape(B * T, GH), h_prev.reshape(B * T, H), c_zero)
             gates = {name: out[name].view(B, T, H) for name in GATES[kind]}
@@ -172,7 +172,7 @@ def replay_gates(module: nn.RNN | nn.LSTM | nn.GRU, native: NativeLayers) -> Mod
         for name in GATES[kind]:
             s = gates[name]
             if d == 1:
-                s = _reverse_within_lengths(s, lengths)
+                s = reverse_within_lengths(s, lengths)
             if real is not None:
                 s = torch.where(real[:, :, None], s, 0.0)
             states[name] = s
@@ -215,44 +215,29 @@ def _last_state(s: Tensor, lengths: Tensor | None, initial: Tensor) -> Tensor:
     """s: (B, T, H) in processing order -> (B, H) at each sequence's last real step."""
     if lengths is None:
         return s[:, -1]
-    return _state_at_last_real_step(s[None], lengths, initial[None])[0]
+    return state_at_last_real_step(s[None], lengths, initial[None])[0]
 
 
 def _time_order(per_direction: list[Tensor], lengths: Tensor | None) -> list[Tensor]:
     """Each direction's (B, T, H) in time order (the backward one un-reversed)."""
     if len(per_direction) == 1:
         return per_direction
-    return [per_direction[0], _reverse_within_lengths(per_direction[1], lengths)]
+    return [per_direction[0], reverse_within_lengths(per_direction[1], lengths)]
 
 
 def _flat_weights(module: nn.Module, k: int, d: int) -> list[Tensor]:
     """Layer k, direction d's Parameters in the order torch's ops take them."""
-    suffix = "_reverse" if d else ""
-    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if module.bias else [])
-    return [getattr(module, f"{name}_l{k}{suffix}") for name in names]
+    W_ih, W_hh, b_ih, b_hh = layer_weights(module, k, d)
+    return [W_ih, W_hh, b_ih, b_hh] if module.bias else [W_ih, W_hh]
 
 
 def _input_weights(module: nn.Module, k: int, D: int) -> tuple[Tensor, Tensor]:
     """W_ih (D*GH, I) and b_ih (D*GH,) of layer k, the directions stacked as trace_module stacks
     them (zero biases when bias=False). Only these are copied: W_hh is used per direction."""
-    suffixes = ("", "_reverse")[:D]
-    W_ih = [getattr(module, f"weight_ih_l{k}{s}") for s in suffixes]
-    if module.bias:
-        b_ih = [getattr(module, f"bias_ih_l{k}{s}") for s in suffixes]
-    else:
-        b_ih = [W.new_zeros(W.shape[0]) for W in W_ih]
+    per_direction = [layer_weights(module, k, d) for d in range(D)]
     if D == 1:
-        return W_ih[0], b_ih[0]
-    return torch.cat(W_ih), torch.cat(b_ih)
-
-
-def _recurrent_weights(module: nn.Module, k: int, d: int) -> tuple[Tensor, Tensor]:
-    """W_hh (GH, H) and b_hh (GH,) of layer k, direction d; a zero b_hh when bias=False."""
-    suffix = "_reverse" if d else ""
-    W_hh = getattr(module, f"weight_hh_l{k}{suffix}")
-    if module.bias:
-        return W_hh, getattr(module, f"bias_hh_l{k}{suffix}")
-    return W_hh, W_hh.new_zeros(W_hh.shape[0])  # the same equations with zero biases
+        return per_direction[0][0], per_direction[0][2]
+    return torch.cat([w[0] for w in per_direction]), torch.cat([w[2] for w in per_direction])
 
 
 __all__ = ["NativeLayers", "fast_trace_module", "replay_gates", "run_native_layers"]

@@ -10,18 +10,28 @@ Importance is gradient x input (Simonyan et al. 2014; Shrikumar et al. 2016): fo
 predicted class k and each token t, sum_e  d logit_k / d e_{t,e} * e_{t,e}. Positive tokens
 pushed towards k, negative ones away from it.
 
-Two paths to the same gates. ``rnnviz.core.trace.trace_module`` replays the recurrent module step by
-step through the readable cells of ``rnnviz.core.cells``: the reference the teaching pages show, but
-its Python loop over time costs ~30 ms for 300 tokens. A prediction must come back in well
-under 50 ms, so ``predict`` uses ``rnnviz.core.fasttrace``: torch's own kernels run the recurrent
-module one layer at a time, and that single forward gives the logits, the importance backward
-and every layer's h_t; the same cell functions then recompute every gate for all steps in one
-call (tests/test_fasttrace.py checks it against trace_module).
+Two paths to the same gates. ``rnnviz.core.trace.trace_module`` replays the recurrent module
+step by step through the readable cells of ``rnnviz.core.cells``: the reference the teaching
+pages show, but its Python loop over time is too slow to run at every keystroke (the README
+holds the figures of bench/trace_latency.py). So ``predict`` uses ``rnnviz.core.fasttrace``:
+torch's own kernels run the recurrent module one layer at a time, and that single forward gives
+the logits, the importance backward and every layer's h_t; the same cell functions then
+recompute every gate for all steps in one call (tests/test_fasttrace.py checks it against
+trace_module).
+
+Where it runs: ``predict`` (one text, with its trace and importance: what the app does at every
+keystroke) always runs on the CPU, and so does the model every session shares: a title is one
+sequence of 20-300 steps, where a GPU would wait on a kernel launch and a copy at every step
+and the CPU answers first (bench/gpu_check.sh measures both). ``predict_many`` sends a batch of
+at least ``GPU_MIN_TEXTS`` texts to a CUDA GPU when there is one (``device="auto"``), on a
+private copy of the model, in float32 (the probabilities match the CPU's to rounding);
+``device="cpu"`` or ``"cuda"`` decide by hand.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +42,22 @@ import torch
 from rnnviz.core.checkpoint import Checkpoint, load_checkpoint
 from rnnviz.core.fasttrace import NativeLayers, replay_gates, run_native_layers
 from rnnviz.core.text import PAD_ID, UNK_ID, encode_text, make_tokenizer
+from rnnviz.core.train import resolve_device
 from rnnviz.errors import RnnVizError
 
 _DIGITS = 5  # JSON floats: enough for any plot, a fraction of the bytes
+# predict_many's batches this large go to a CUDA GPU when there is one (the module docstring
+# says why smaller ones stay on the CPU; bench/gpu_check.sh measures where the GPU wins).
+GPU_MIN_TEXTS = 1024
+
+
+def batch_device(n_texts: int, device: str = "auto") -> torch.device:
+    """Where ``predict_many`` runs ``n_texts`` texts: "auto" = CUDA for at least
+    ``GPU_MIN_TEXTS`` texts when a GPU is present, else the CPU; or the device named."""
+    if device == "auto":
+        big = n_texts >= GPU_MIN_TEXTS and torch.cuda.is_available()
+        return torch.device("cuda" if big else "cpu")
+    return resolve_device(device)
 
 
 @dataclass
@@ -44,7 +67,7 @@ class TokenTrace:
     layer: int
     direction: str  # "forward" | "backward"
     kind: str  # "lstm" | "gru" | "rnn"
-    states: dict[str, np.ndarray]  # gate/state name -> (T, H) float32, in rnnviz.core.cells.GATES order
+    states: dict[str, np.ndarray]  # gate/state name -> (T, H) float32, in cells.GATES order
     hidden_norm: np.ndarray  # (T,) ||h_t||_2
 
 
@@ -113,6 +136,8 @@ class Predictor:
         self.model = checkpoint.model.eval()
         # Frozen once here: concurrent predictions then never write .grad on shared tensors.
         self.model.requires_grad_(False)
+        self._copies: dict[str, torch.nn.Module] = {}  # device -> the model moved there
+        self._copies_lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: str | Path) -> Predictor:
@@ -192,23 +217,38 @@ class Predictor:
             ))
         return out
 
+    def _model_on(self, device: torch.device) -> torch.nn.Module:
+        """The model on ``device``: the shared CPU one, or a copy made once per device (the
+        shared model never moves: other sessions are using it)."""
+        if device.type == "cpu":
+            return self.model
+        with self._copies_lock:
+            model = self._copies.get(str(device))
+            if model is None:
+                model = self._copies[str(device)] = copy.deepcopy(self.model).to(device)
+        return model
+
     def predict_many(
-        self, texts: list[str], batch_size: int = 256
+        self, texts: list[str], batch_size: int = 256, device: str = "auto"
     ) -> list[tuple[str, dict[str, float]]]:
         """(label, probabilities) per text, batched and without trace or importance.
 
         Texts are batched by length (less padding), results come back in the input order.
+        ``device``: "auto" follows ``batch_device`` (a large batch goes to the GPU).
         """
         if batch_size < 1:
             raise RnnVizError("batch_size must be at least 1", where="batch_size")
         encoded = []
         for i, text in enumerate(texts):
             try:
-                encoded.append(encode_text(text, self.tokenizer, self.vocab, self.config.max_len).ids)
+                encoded.append(
+                    encode_text(text, self.tokenizer, self.vocab, self.config.max_len).ids)
             except RnnVizError as exc:
                 raise RnnVizError(str(exc), where=f"text {i + 1}") from None
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         results: list[tuple[str, dict[str, float]] | None] = [None] * len(encoded)
+        where = batch_device(len(encoded), device)
+        model = self._model_on(where)
         with torch.inference_mode():
             for s in range(0, len(order), batch_size):
                 chunk = order[s : s + batch_size]
@@ -216,11 +256,12 @@ class Predictor:
                 ids = torch.full((len(chunk), int(lengths.max())), PAD_ID, dtype=torch.long)
                 for row, i in enumerate(chunk):
                     ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
-                probs = torch.softmax(self.model(ids, lengths), dim=-1).tolist()
+                logits = model(ids.to(where), lengths.to(where))
+                probs = torch.softmax(logits.float(), dim=-1).tolist()
                 for row, i in enumerate(chunk):
                     p = dict(zip(self.classes, probs[row], strict=True))
                     results[i] = (max(p, key=p.__getitem__), p)
         return results  # type: ignore[return-value]
 
 
-__all__ = ["Prediction", "Predictor", "TokenTrace"]
+__all__ = ["GPU_MIN_TEXTS", "Prediction", "Predictor", "TokenTrace", "batch_device"]

@@ -14,13 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from rnnviz.core.config import TOKENIZERS
 from rnnviz.errors import RnnVizError
 
 PAD = "<PAD>"
 UNK = "<UNK>"
 PAD_ID = 0
 UNK_ID = 1
-TOKENIZERS = ("char", "word")
 
 _SPACES = re.compile(r"\s+")
 
@@ -64,7 +64,7 @@ class WordTokenizer:
     name = "word"
 
     def __call__(self, text: str) -> list[str]:
-        import jieba  # deferred: loading its dictionary costs ~1 s
+        import jieba  # deferred: loading its dictionary is slow
 
         jieba.setLogLevel(60)  # its INFO lines about the prefix dict would flood the CLI
         return [w for w in jieba.lcut(normalize(text)) if w.strip()]
@@ -95,7 +95,7 @@ class Vocab:
     def build(
         cls, token_lists: Iterable[Sequence[str]], *, min_freq: int = 1, max_size: int | None = None
     ) -> Vocab:
-        """Most frequent tokens first (ties broken by first appearance, so builds are repeatable)."""
+        """Most frequent tokens first (ties broken by first appearance: builds are repeatable)."""
         counts: Counter[str] = Counter()
         for tokens in token_lists:
             counts.update(tokens)
@@ -158,7 +158,8 @@ def encode_text(text: str, tokenizer: Tokenizer, vocab: Vocab, max_tokens: int) 
     raw_cap = max_tokens * 8
     tokens = tokenizer(text[:raw_cap])
     if not tokens:
-        raise RnnVizError("the text is empty after normalisation (only spaces or control characters)")
+        raise RnnVizError(
+            "the text is empty after normalisation (only spaces or control characters)")
     total = len(tokens)
     truncated = total > max_tokens or len(text) > raw_cap
     tokens = tokens[:max_tokens]

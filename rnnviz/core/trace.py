@@ -27,7 +27,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from rnnviz.core.cells import GATES, gru_step, lstm_step, rnn_step
+from rnnviz.core.cells import GATES, NN_MODULES, gru_step, layer_weights, lstm_step, rnn_step
 from rnnviz.errors import RnnVizError
 
 DIRECTIONS = ("forward", "backward")
@@ -63,14 +63,11 @@ class ModuleTrace:
 
 def module_kind(module: nn.Module) -> str:
     """The cell kind ("rnn", "lstm" or "gru") of a module trace_module can replay."""
-    if isinstance(module, nn.LSTM):
-        if module.proj_size > 0:
-            raise RnnVizError("LSTM with proj_size > 0 cannot be traced", where="proj_size")
-        return "lstm"
-    if isinstance(module, nn.GRU):
-        return "gru"
-    if isinstance(module, nn.RNN):
-        return "rnn"
+    if isinstance(module, nn.LSTM) and module.proj_size > 0:
+        raise RnnVizError("LSTM with proj_size > 0 cannot be traced", where="proj_size")
+    for kind, cls in NN_MODULES.items():
+        if isinstance(module, cls):
+            return kind
     raise RnnVizError(
         f"cannot trace {type(module).__name__}: expected torch.nn.RNN, nn.LSTM or nn.GRU"
     )
@@ -148,7 +145,8 @@ class PreparedInputs:
     real: Tensor | None
 
 
-def prepare_inputs(module: nn.Module, x: Tensor, lengths: Tensor | None, h0: object) -> PreparedInputs:
+def prepare_inputs(module: nn.Module, x: Tensor, lengths: Tensor | None,
+                   h0: object) -> PreparedInputs:
     """Validate the arguments both trace paths take, with the same errors."""
     kind = module_kind(module)
     L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
@@ -186,13 +184,13 @@ def _run_layer(
     ).view(B, T, D, GH)
     by_direction = [x_proj[:, :, 0]]
     if D == 2:
-        by_direction.append(_reverse_within_lengths(x_proj[:, :, 1], lengths))
+        by_direction.append(reverse_within_lengths(x_proj[:, :, 1], lengths))
     x_proj_steps = torch.stack(by_direction, dim=0).permute(2, 0, 1, 3).contiguous()  # (T,D,B,GH)
 
     # W_hh laid out so that W_hh.mT inside the cell is contiguous: a faster matmul, same math.
     W_hh = W_hh.mT.contiguous().mT
     b_hh = b_hh[:, None, :]  # (D, 1, GH): broadcasts over the batch
-    step = _step_function(module, kind, W_hh, b_hh)
+    step = step_function(module, kind, W_hh, b_hh)
 
     h, c = h0, c0  # (D, B, H)
     steps: list[dict[str, Tensor]] = []
@@ -206,20 +204,20 @@ def _run_layer(
     if lengths is None:
         h_last, c_last = h, c
     else:
-        h_last = _state_at_last_real_step(processed["h"], lengths, h0)
-        c_last = _state_at_last_real_step(processed["c"], lengths, c0) if kind == "lstm" else None
+        h_last = state_at_last_real_step(processed["h"], lengths, h0)
+        c_last = state_at_last_real_step(processed["c"], lengths, c0) if kind == "lstm" else None
 
     states = {}
     for name, s in processed.items():
         if D == 2:
-            s = torch.stack([s[0], _reverse_within_lengths(s[1], lengths)], dim=0)
+            s = torch.stack([s[0], reverse_within_lengths(s[1], lengths)], dim=0)
         if real is not None:
             s = torch.where(real[None, :, :, None], s, 0.0)
         states[name] = s
     return states, h_last, c_last
 
 
-def _step_function(
+def step_function(
     module: nn.Module, kind: str, W_hh: Tensor, b_hh: Tensor
 ) -> Callable[[Tensor, Tensor, Tensor | None], dict[str, Tensor]]:
     """(x_proj_t, h_prev, c_prev) -> gates: the cell of ``kind`` with this layer's W_hh, b_hh."""
@@ -233,19 +231,12 @@ def _step_function(
 
 def _layer_weights(module: nn.Module, k: int, D: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The module's weights of layer k, directions stacked on a leading axis of size D."""
-    suffixes = ("", "_reverse")[:D]
-    W_ih = torch.stack([getattr(module, f"weight_ih_l{k}{s}") for s in suffixes])
-    W_hh = torch.stack([getattr(module, f"weight_hh_l{k}{s}") for s in suffixes])
-    if module.bias:
-        b_ih = torch.stack([getattr(module, f"bias_ih_l{k}{s}") for s in suffixes])
-        b_hh = torch.stack([getattr(module, f"bias_hh_l{k}{s}") for s in suffixes])
-    else:  # bias=False: the same equations with zero biases
-        b_ih = W_ih.new_zeros(W_ih.shape[:2])
-        b_hh = W_hh.new_zeros(W_hh.shape[:2])
+    per_direction = [layer_weights(module, k, d) for d in range(D)]
+    W_ih, W_hh, b_ih, b_hh = (torch.stack(ws) for ws in zip(*per_direction, strict=True))
     return W_ih, W_hh, b_ih, b_hh
 
 
-def _reverse_within_lengths(s: Tensor, lengths: Tensor | None) -> Tensor:
+def reverse_within_lengths(s: Tensor, lengths: Tensor | None) -> Tensor:
     """Reverse each sequence of s (B, T, ...) over its first ``lengths[b]`` steps; padding stays.
 
     Its own inverse: applied twice it gives s back.
@@ -259,7 +250,7 @@ def _reverse_within_lengths(s: Tensor, lengths: Tensor | None) -> Tensor:
     return s.gather(1, index)
 
 
-def _state_at_last_real_step(s: Tensor, lengths: Tensor, initial: Tensor) -> Tensor:
+def state_at_last_real_step(s: Tensor, lengths: Tensor, initial: Tensor) -> Tensor:
     """s: (D, B, T, H) in processing order -> (D, B, H) at step lengths[b]-1 (initial if empty)."""
     D, B, _, H = s.shape
     index = (lengths - 1).clamp(min=0).view(1, B, 1, 1).expand(D, B, 1, H)
@@ -345,4 +336,6 @@ def _check_initial_state(
     return state("h0"), state("c0") if kind == "lstm" else None
 
 
-__all__ = ["DIRECTIONS", "LayerTrace", "ModuleTrace", "module_kind", "trace_module"]
+__all__ = ["DIRECTIONS", "LayerTrace", "ModuleTrace", "PreparedInputs", "module_kind",
+           "prepare_inputs", "reverse_within_lengths", "state_at_last_real_step",
+           "step_function", "trace_module"]

@@ -11,16 +11,20 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from rnnviz.core import distributed, precision
+from rnnviz.core.bigrams import bigram_keys_of
 from rnnviz.core.callbacks import TrainerCallback, TrainerControl, TrainerState
+from rnnviz.core.config import DEVICES, ModelConfig, TrainConfig
 from rnnviz.core.metrics import EvalReport, classification_report
-from rnnviz.core.models import ModelConfig, bigram_keys_of, build_model, count_parameters
+from rnnviz.core.models import build_model, count_parameters
+from rnnviz.core.schedule import Budget, LRSchedule
 from rnnviz.core.text import PAD_ID, Tokenizer, Vocab, make_tokenizer
 from rnnviz.errors import RnnVizError
 
@@ -32,42 +36,15 @@ class LabelledTexts(Protocol):
 
 
 @dataclass
-class TrainConfig:
-    """How a model is trained; saved in the checkpoint beside the model config."""
-
-    epochs: int = 5
-    batch_size: int = 128
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    clip_norm: float = 5.0  # gradient-norm clipping threshold (0 = off)
-    warmup_steps: int = 100
-    schedule: str = "cosine"  # cosine | constant
-    label_smoothing: float = 0.1
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | mps
-    patience: int = 2  # evaluations without dev improvement before stopping (0 = never)
-    eval_every: int = 0  # steps between dev evaluations (0 = once per epoch)
-    max_steps: int = 0  # 0 = epochs * steps per epoch
-    time_budget_s: float = 0.0  # 0 = no limit; else stop (keeping the best) after this long
-    max_train_len: int = 64  # tokens kept per training text (titles are ~20 characters)
-    min_freq: int = 1
-    max_vocab: int = 0  # 0 = no cap
-    bigram_min_freq: int = 2  # bigrams rarer than this share the "unknown bigram" vector
-    max_bigrams: int = 20000  # the most frequent; 0 = every bigram passing bigram_min_freq
-    bucket: bool = True  # batch texts of similar length together: less padding, faster
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
 class Batch:
     ids: torch.Tensor  # (B, T) long
-    lengths: torch.Tensor  # (B,) long, on CPU (pack_padded_sequence wants it there)
+    lengths: torch.Tensor  # (B,) long
     labels: torch.Tensor  # (B,) long
 
     def to(self, device: torch.device) -> Batch:
-        return Batch(self.ids.to(device), self.lengths, self.labels.to(device))
+        # The lengths go too: the pooling masks are built on their device and must match the
+        # outputs' (run_rnn hands pack_padded_sequence a CPU copy itself).
+        return Batch(self.ids.to(device), self.lengths.to(device), self.labels.to(device))
 
 
 @dataclass
@@ -86,19 +63,18 @@ class TrainResult:
 
 def resolve_device(name: str = "auto") -> torch.device:
     """auto: CUDA, then Apple MPS, then CPU. A forced device that is absent is an error."""
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = mps is not None and mps.is_available()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device("mps" if has_mps else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise RnnVizError("device 'cuda' was asked for but no CUDA GPU is available")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if name == "mps" and not has_mps:
         raise RnnVizError("device 'mps' was asked for but Apple MPS is not available")
-    if name not in ("cpu", "cuda", "mps"):
-        raise RnnVizError(f"unknown device {name!r} (auto, cpu, cuda or mps)")
+    if name not in DEVICES:
+        raise RnnVizError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
     return torch.device(name)
 
 
@@ -108,7 +84,8 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def encode_corpus(texts: Sequence[str], tokenizer: Tokenizer, vocab: Vocab, max_len: int) -> list[list[int]]:
+def encode_corpus(texts: Sequence[str], tokenizer: Tokenizer, vocab: Vocab,
+                  max_len: int) -> list[list[int]]:
     """Ids per text, cut to ``max_len``; a text with no tokens becomes one <UNK> (never empty)."""
     out = []
     for text in texts:
@@ -160,7 +137,8 @@ def evaluate_batches(
     total_loss, y_true, y_pred = 0.0, [], []
     for batch in batches:
         b = batch.to(device)
-        logits = model(b.ids, b.lengths)
+        with precision.autocast(device):  # bf16 on CUDA, as in training
+            logits = model(b.ids, b.lengths)
         total_loss += nn.functional.cross_entropy(logits, b.labels, reduction="sum").item()
         y_true.append(batch.labels.numpy())
         y_pred.append(logits.argmax(-1).cpu().numpy())
@@ -174,13 +152,22 @@ def evaluate_batches(
     )
 
 
-def _lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+def param_groups(model: nn.Module, lr: float, embed_lr_scale: float = 1.0) -> list[dict]:
+    """Adam's parameter groups: the embedding tables (token and bigram) at ``lr`` x
+    ``embed_lr_scale``, the rest at ``lr`` (the first group: the LR the history records).
+
+    Why a larger step for the embeddings: their rows start at N(0, 1) and Adam moves each
+    coordinate by about ``lr`` per step in which the row is used, so in a short run a bigram
+    seen a few dozen times keeps nearly its random start (issue 15: x10 took a one-minute run
+    from ~85.5 % to ~89 % dev accuracy; bench/class_training.py).
+    """
+    if embed_lr_scale == 1.0:
+        return [{"params": list(model.parameters())}]
+    tables = [p for name, p in model.named_parameters()
+              if name.startswith(("embedding.", "bigram."))]
+    chosen = {id(p) for p in tables}
+    rest = [p for p in model.parameters() if id(p) not in chosen]
+    return [{"params": rest}, {"params": tables, "lr": lr * embed_lr_scale}]
 
 
 def build_vocab(texts: Sequence[str], tokenizer: Tokenizer, min_freq: int, max_vocab: int) -> Vocab:
@@ -194,12 +181,17 @@ def train(
     dev_data: LabelledTexts | None = None,
     callbacks: Sequence[TrainerCallback] = (),
     control: TrainerControl | None = None,
+    *,
+    started_at: float | None = None,
 ) -> TrainResult:
     """Train a classifier; returns the best-on-dev weights (or the last, without a dev set).
 
     ``model_config.vocab_size`` and ``num_classes`` are filled in from the data.
     Setting ``control.should_stop`` (the Stop button) ends the run at the next step and keeps
-    the best checkpoint seen so far.
+    the best checkpoint seen so far. ``tc.time_budget_s`` counts from ``started_at`` (a
+    ``time.monotonic()`` reading: when the user asked for the run; default now) and includes
+    the final evaluation (rnnviz/core/schedule.py). With ``tc.dev_sample``, evaluations during
+    the run score a random sample of the dev set, and the kept weights the whole of it.
     """
     tc = train_config
     if len(train_data.texts) == 0:
@@ -207,8 +199,9 @@ def train(
     if dev_data is not None and list(dev_data.classes) != list(train_data.classes):
         raise RnnVizError("train and dev sets have different class lists")
     seed_everything(tc.seed)
-    device = resolve_device(tc.device)
-    control = control or TrainerControl()
+    dist_ctx = distributed.context()  # one process, or this rank of a torchrun group
+    device = dist_ctx.place(resolve_device(tc.device))
+    control = dist_ctx.agreed(control or TrainerControl())
     start = time.perf_counter()
 
     tokenizer = make_tokenizer(model_config.tokenizer)
@@ -226,23 +219,41 @@ def train(
     if bigram_keys is not None and bigram_keys.numel():
         model.set_bigram_keys(bigram_keys)
     model = model.to(device)
+    net = dist_ctx.wrap(model, tc.seed)  # DDP across ranks; ``model`` itself in one process
 
     rng = np.random.default_rng(tc.seed)
     dev_batches = []
-    if dev_data is not None and len(dev_data.texts):
+    if dev_data is not None and len(dev_data.texts) and dist_ctx.is_main:  # rank 0 evaluates
         dev_ids = encode_corpus(dev_data.texts, tokenizer, vocab, tc.max_train_len)
         dev_batches = make_batches(dev_ids, dev_data.labels, 512, shuffle=False, bucket=True)
+    full_dev_batches = dev_batches
+    if dev_batches and 0 < tc.dev_sample < len(dev_ids):
+        # Its own generator: the training batches stay the same with or without a sample.
+        keep = np.random.default_rng(tc.seed).choice(len(dev_ids), tc.dev_sample, replace=False)
+        dev_batches = make_batches([dev_ids[i] for i in keep],
+                                   [dev_data.labels[i] for i in keep], 512, shuffle=False,
+                                   bucket=True)
+    budget = None
+    if tc.time_budget_s:
+        n_dev, n_sample = sum(len(b.labels) for b in full_dev_batches), 0
+        if full_dev_batches is not dev_batches:
+            n_sample = sum(len(b.labels) for b in dev_batches)
+        # Kept back: the dev sample scored at the stop, then the whole dev set.
+        budget = Budget(tc.time_budget_s, time.monotonic() if started_at is None else started_at,
+                        final_eval_examples=n_dev + n_sample)
 
-    steps_per_epoch = math.ceil(len(train_ids) / tc.batch_size)
+    global_batch = tc.batch_size * dist_ctx.world_size  # batch_size is per process
+    steps_per_epoch = math.ceil(len(train_ids) / global_batch)
     total = tc.max_steps or tc.epochs * steps_per_epoch
-    eval_every = tc.eval_every or steps_per_epoch
-    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    eval_every = tc.eval_every or (0 if tc.eval_every_s else steps_per_epoch)
+    optimizer = torch.optim.Adam(param_groups(model, tc.lr, tc.embed_lr_scale), lr=tc.lr,
+                                 weight_decay=tc.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: _lr_factor(s, total, min(tc.warmup_steps, total // 5), tc.schedule)
-    )
+        optimizer, LRSchedule(total, tc.warmup_steps, tc.schedule, budget))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
 
-    state = TrainerState(total_steps=total, epochs=math.ceil(total / steps_per_epoch), device=str(device))
+    state = TrainerState(total_steps=total, epochs=math.ceil(total / steps_per_epoch),
+                         device=str(device))
     best_state: dict | None = None
     best_report: EvalReport | None = None
     evals_since_best = 0
@@ -253,14 +264,19 @@ def train(
     def run_eval() -> None:
         nonlocal best_state, best_report, evals_since_best, window_loss, window_correct, window_n
         record = {
-            "step": state.step, "epoch": round(state.epoch, 4), "elapsed_s": round(time.perf_counter() - start, 3),
-            "train_loss": window_loss / max(1, window_n), "train_accuracy": window_correct / max(1, window_n),
+            "step": state.step, "epoch": round(state.epoch, 4),
+            "elapsed_s": round(time.perf_counter() - start, 3),
+            "train_loss": window_loss / max(1, window_n),
+            "train_accuracy": window_correct / max(1, window_n),
             "lr": optimizer.param_groups[0]["lr"],
         }
         window_loss, window_correct, window_n = 0.0, 0, 0
         if dev_batches:
             report = evaluate_batches(model, dev_batches, classes, device)
-            record.update(dev_loss=report.loss, dev_accuracy=report.accuracy, dev_macro_f1=report.macro.f1)
+            if budget is not None:
+                budget.evaluated(report.n, report.seconds)
+            record.update(dev_loss=report.loss, dev_accuracy=report.accuracy,
+                          dev_macro_f1=report.macro.f1)
             if report.accuracy > state.best_dev_accuracy:
                 state.best_dev_accuracy, state.best_step = report.accuracy, state.step
                 best_state = copy.deepcopy(model.state_dict())
@@ -277,14 +293,19 @@ def train(
             control.stop(f"early stopping: no dev improvement in {tc.patience} evaluations")
 
     model.train()
+    if budget is not None:
+        budget.start_training()
+    last_eval_s = time.perf_counter()
     while state.step < total and not control.should_stop:
-        for batch in make_batches(train_ids, train_data.labels, tc.batch_size, shuffle=True,
-                                  bucket=tc.bucket, rng=rng):
+        for batch in dist_ctx.batches(make_batches(train_ids, train_data.labels, global_batch,
+                                                   shuffle=True, bucket=tc.bucket, rng=rng),
+                                      control, optimizer):
             if state.step >= total or control.should_stop:
                 break
             b = batch.to(device)
-            logits = model(b.ids, b.lengths)
-            loss = loss_fn(logits, b.labels)
+            with precision.autocast(device):
+                logits = net(b.ids, b.lengths)
+                loss = loss_fn(logits, b.labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if tc.clip_norm > 0:
@@ -299,15 +320,21 @@ def train(
             state.step += 1
             state.epoch = state.step / steps_per_epoch
             state.elapsed_s = time.perf_counter() - start
-            state.samples_per_s = state.step * tc.batch_size / max(1e-9, state.elapsed_s)
+            state.samples_per_s = state.step * global_batch / max(1e-9, state.elapsed_s)
             state.eta_s = state.elapsed_s / state.step * (total - state.step)
+            if budget is not None:
+                budget.trained(n)
+                state.eta_s = max(0.0, min(state.eta_s, budget.remaining_s()))
             state.loss = window_loss / window_n
             state.train_accuracy = window_correct / window_n
             for cb in callbacks:
                 cb.on_step_end(state, control)
-            if state.step % eval_every == 0 or state.step == total:
+            now = time.perf_counter()
+            if ((eval_every and state.step % eval_every == 0) or state.step == total
+                    or (tc.eval_every_s and now - last_eval_s >= tc.eval_every_s)):
                 run_eval()
-            if tc.time_budget_s and state.elapsed_s > tc.time_budget_s and not control.should_stop:
+                last_eval_s = now
+            if budget is not None and budget.expired() and not control.should_stop:
                 control.stop(f"time budget of {tc.time_budget_s:.0f}s reached")
     if window_n and (not state.history or state.history[-1]["step"] != state.step):
         run_eval()  # stopped between evaluations: score what we have before choosing the best
@@ -317,6 +344,9 @@ def train(
         state.stop_reason = control.reason
     if best_state is not None:
         model.load_state_dict(best_state)
+        if full_dev_batches is not dev_batches:  # the kept weights, scored on the whole dev set
+            best_report = evaluate_batches(model, full_dev_batches, classes, device)
+            state.best_dev_accuracy = best_report.accuracy
     model.eval().cpu()
     state.elapsed_s = time.perf_counter() - start
     for cb in callbacks:

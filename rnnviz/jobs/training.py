@@ -11,102 +11,30 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import torch
 
 from rnnviz.core.callbacks import TrainerCallback, TrainerControl, TrainerState
 from rnnviz.core.checkpoint import Checkpoint
-from rnnviz.core.data import THUCNEWS_CLASSES, Dataset, LoadReport, load_dataset_bytes, load_split
+from rnnviz.core.config import CELL_NAMES, ModelConfig, TrainConfig
+from rnnviz.core.curves import MAX_CURVE_POINTS, thin
+from rnnviz.core.data import Dataset, load_split, thucnews_folder
 from rnnviz.core.metrics import EvalReport
-from rnnviz.core.models import ModelConfig, count_parameters
+from rnnviz.core.models import count_parameters
 from rnnviz.core.predict import Predictor
-from rnnviz.core.train import TrainConfig, train
+from rnnviz.core.training_data import check_trainable, sample, split_dev
+from rnnviz.core.training_run import train_to_checkpoint
 from rnnviz.errors import RnnVizError
 from rnnviz.i18n import pick
 from rnnviz.jobs.process import JobLike, run_in_subprocess
-from rnnviz.paths import data_dir, download_dir
-from rnnviz.plots.classifier import MAX_CURVE_POINTS, thin
+from rnnviz.paths import download_dir
 
 STOPPED_BY_USER = "stopped by user"
 MIN_DEV_EXAMPLES = 200
-
-
-# ---- data ----------------------------------------------------------------------------------
-
-
-def find_thucnews(roots: Sequence[Path] | None = None) -> Path | None:
-    """The first THUCNews folder (train.txt + class.txt) under the data dir or the download
-    cache, or None on a fresh machine."""
-    if roots is None:
-        roots = [data_dir(), download_dir()]
-    for root in roots:
-        for folder in (Path(root) / "thucnews", Path(root)):
-            if (folder / "train.txt").is_file() and (folder / "class.txt").is_file():
-                return folder
-    return None
-
-
-def sample(dataset: Dataset, n: int, seed: int = 0) -> Dataset:
-    """``n`` examples drawn at random (all of them, in order, when ``n`` is 0 or too large).
-
-    Random, not the first ``n``: an uploaded file sorted by class would otherwise give a
-    quick run one class only.
-    """
-    if n <= 0 or n >= len(dataset):
-        return dataset
-    rng = np.random.default_rng(seed)
-    return dataset.take(sorted(rng.choice(len(dataset), size=n, replace=False).tolist()))
-
-
-def split_dev(dataset: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
-    """(train, dev): a random ``fraction`` held out as the dev set (at least one example each)."""
-    if len(dataset) < 2:
-        raise RnnVizError("need at least 2 examples to hold some out as a dev set", where=dataset.source)
-    order = np.random.default_rng(seed).permutation(len(dataset)).tolist()
-    k = min(len(dataset) - 1, max(1, round(len(dataset) * fraction)))
-    return dataset.take(sorted(order[k:])), dataset.take(sorted(order[:k]))
-
-
-def check_trainable(dataset: Dataset) -> None:
-    """Refuse data a classifier cannot learn from: fewer than two classes present."""
-    present = sum(1 for c in dataset.class_counts() if c)
-    if present < 2:
-        raise RnnVizError(f"the training data holds {present} class(es); a classifier needs at "
-                          "least two", where=dataset.source)  # fmt: skip
-
-
-@dataclass
-class Upload:
-    """An uploaded training file (and optional class.txt and dev file), parsed."""
-
-    train: Dataset
-    dev: Dataset | None
-    reports: list[LoadReport]
-    assumed_classes: bool  # a THUCNews-format file came without class.txt: THUCNews's ten used
-
-
-def parse_upload(train_bytes: bytes, train_name: str, classes_bytes: bytes | None = None,
-                 dev_bytes: bytes | None = None, dev_name: str = "dev") -> Upload:
-    """Parse uploads leniently: bad lines are skipped and listed (with line numbers) in the
-    reports; a file with no usable line raises RnnVizError. The dev file must use the same
-    classes as the training file."""
-    from rnnviz.core.data import detect_format
-
-    fmt = detect_format(train_bytes, train_name)
-    assumed = fmt == "thucnews" and classes_bytes is None
-    classes: Any = classes_bytes if classes_bytes is not None else (list(THUCNEWS_CLASSES) if assumed else None)
-    train_set, report = load_dataset_bytes(train_bytes, train_name, classes=classes, fmt=fmt)
-    check_trainable(train_set)
-    reports, dev_set = [report], None
-    if dev_bytes is not None:
-        dev_set, dev_report = load_dataset_bytes(dev_bytes, dev_name, classes=train_set.classes,
-                                                 fmt=detect_format(dev_bytes, dev_name))  # fmt: skip
-        reports.append(dev_report)
-    return Upload(train_set, dev_set, reports, assumed)
 
 
 # ---- training ------------------------------------------------------------------------------
@@ -126,6 +54,10 @@ class TrainingSpec:
     train_limit: int = 0  # 0 = all
     dev_limit: int = 0
     evaluations: int = 12  # dev evaluations over the run (sets eval_every when it is 0)
+    preset: str = ""  # "class": the class preset (rnnviz/jobs/class_preset.py); "" = by hand
+    # When the time budget starts (time.monotonic(), one clock for the whole machine):
+    # train_in_subprocess sets it as the run leaves the queue; None = when training starts.
+    started_at: float | None = None
 
 
 @dataclass
@@ -174,10 +106,12 @@ class JobProgress(TrainerCallback):
             progress={
                 "step": state.step, "total_steps": state.total_steps, "epoch": state.epoch,
                 "epochs": state.epochs, "loss": state.loss, "accuracy": state.train_accuracy,
-                "samples_per_s": state.samples_per_s, "eta_s": state.eta_s, "elapsed_s": state.elapsed_s,
-                "device": state.device, "best_dev_accuracy": state.best_dev_accuracy,
+                "samples_per_s": state.samples_per_s, "eta_s": state.eta_s,
+                "elapsed_s": state.elapsed_s, "device": state.device,
+                "best_dev_accuracy": state.best_dev_accuracy,
+                "threads": torch.get_num_threads(),
             },
-        )  # fmt: skip
+        )
 
     def on_train_begin(self, state: TrainerState, control: TrainerControl) -> None:
         self._publish(state)
@@ -200,7 +134,9 @@ def _data(job: JobLike, spec: TrainingSpec) -> tuple[Dataset, Dataset, str]:
     if spec.folder is not None:
         job.update(phase="loading")
         train_set, _ = load_split(spec.folder, "train")
-        dev_set = load_split(spec.folder, "dev")[0] if (Path(spec.folder) / "dev.txt").is_file() else None
+        dev_set = None
+        if thucnews_folder(spec.folder, "dev.txt") is not None:
+            dev_set, _ = load_split(spec.folder, "dev")
         source = str(spec.folder)
     elif spec.train_data is not None:
         train_set, dev_set, source = spec.train_data, spec.dev_data, spec.train_data.source
@@ -218,37 +154,40 @@ def run_training(job: JobLike, spec: TrainingSpec) -> TrainingOutcome:
     """Train ``spec`` reporting to ``job``; Stop keeps the best weights seen so far."""
     train_set, dev_set, source = _data(job, spec)
     tc = spec.train_config
-    if not tc.eval_every:
-        tc = TrainConfig(**{**tc.to_dict(), "eval_every": plan_eval_every(len(train_set), tc, spec.evaluations)})
+    if not tc.eval_every and not tc.eval_every_s:
+        tc = replace(tc, eval_every=plan_eval_every(len(train_set), tc, spec.evaluations))
     control = TrainerControl()
     if job.should_stop():
         control.stop(STOPPED_BY_USER)
-    progress = JobProgress(job)
-    result = train(spec.model_config, tc, train_set, dev_set, [progress], control)
-    state = result.state or TrainerState()
-    info = {"name": spec.name, "data_source": source, "train_examples": len(train_set),
-            "dev_examples": len(dev_set), "steps": state.step, "stop_reason": state.stop_reason}  # fmt: skip
-    checkpoint = predictor = None
-    data = b""
-    if state.step:
-        checkpoint = Checkpoint.from_train_result(result, info=info)
-        data = checkpoint.to_bytes()
-        predictor = Predictor(checkpoint, name=spec.name)
+    run = train_to_checkpoint(spec.model_config, tc, train_set, dev_set, [JobProgress(job)],
+                              control, source={"name": spec.name, "data_source": source},
+                              started_at=spec.started_at)
+    result, state, checkpoint = run.result, run.state, run.checkpoint
     return TrainingOutcome(
-        name=spec.name, checkpoint=checkpoint, predictor=predictor, checkpoint_bytes=data,
+        name=spec.name, checkpoint=checkpoint,
+        predictor=Predictor(checkpoint, name=spec.name) if checkpoint is not None else None,
+        checkpoint_bytes=checkpoint.to_bytes() if checkpoint is not None else b"",
         report=result.dev_report, history=list(result.history), seconds=result.seconds,
         device=result.device, steps=state.step, total_steps=state.total_steps,
         stop_reason=state.stop_reason, params=count_parameters(result.model),
-        train_examples=len(train_set), dev_examples=len(dev_set), info=info,
+        train_examples=len(train_set), dev_examples=len(dev_set), info=run.info,
     )
 
 
-def train_in_subprocess(job: JobLike, spec: TrainingSpec) -> TrainingOutcome:
+def train_in_subprocess(job: JobLike, spec: TrainingSpec,
+                        threads: int | Callable[[], int] | None = None) -> TrainingOutcome:
     """``run_training`` in a child process (rnnviz.jobs.process): the server's other sessions
     keep the interpreter while it trains. The model comes back as its checkpoint bytes and is
-    loaded here by the same checked loader as any checkpoint file."""
+    loaded here by the same checked loader as any checkpoint file.
+
+    The time budget starts now (the run has left the queue): the child's start-up is in it.
+    ``threads``: the child's torch threads, or a function the parent asks again while the
+    child runs (``run_in_subprocess``).
+    """
+    if spec.started_at is None:
+        spec = replace(spec, started_at=time.monotonic())
     job.update(phase="starting")  # a fresh interpreter imports torch first: a few seconds
-    outcome: TrainingOutcome = run_in_subprocess(job, _train_for_parent, spec)
+    outcome: TrainingOutcome = run_in_subprocess(job, _train_for_parent, spec, threads=threads)
     if outcome.checkpoint_bytes:
         outcome.predictor = Predictor.from_bytes(outcome.checkpoint_bytes, name=outcome.name)
         outcome.checkpoint = outcome.predictor.checkpoint
@@ -265,7 +204,8 @@ def describe_config(config: ModelConfig, lang: str = "zh") -> str:
     model = "Text-RNN" if config.model == "textrnn" else "RCNN"
     bi = pick(lang, "双向 ", "bi-") if config.model == "textrnn" and config.bidirectional else ""
     tok = pick(lang, "字", "char") if config.tokenizer == "char" else pick(lang, "词", "word")
-    return f"{model} · {bi}{config.cell.upper()} {config.num_layers}×{config.hidden_size} · {tok}"
+    size = f"{config.num_layers}×{config.hidden_size}"
+    return f"{model} · {bi}{CELL_NAMES[config.cell]} {size} · {tok}"
 
 
 # ---- download ------------------------------------------------------------------------------
@@ -291,11 +231,10 @@ def run_download(job: JobLike, dest: Path | None = None, base_url: str | None = 
 
     try:
         return download_dataset("thucnews", dest if dest is not None else download_dir(),
-                                base_url=base_url, progress=progress, **overrides)  # fmt: skip
+                                base_url=base_url, progress=progress, **overrides)
     except _StopDownload:
         return None
 
 
-__all__ = ["JobProgress", "TrainingOutcome", "TrainingSpec", "Upload", "check_trainable",
-           "describe_config", "find_thucnews", "parse_upload", "plan_eval_every", "run_download",
-           "run_training", "sample", "split_dev", "train_in_subprocess"]
+__all__ = ["JobProgress", "TrainingOutcome", "TrainingSpec", "describe_config", "plan_eval_every",
+           "run_download", "run_training", "train_in_subprocess"]

@@ -4,7 +4,9 @@ Course notation (one sequence, h_0 = 0, y_t a class index):
     a_t = U x_t + W h_{t-1} + b,   h_t = f(a_t),   o_t = V h_t + c,   ŷ_t = softmax(o_t)
     L = Σ_t L_t,   L_t = -log ŷ_t[y_t]
 BPTT runs the recursion δ_t = ∂L/∂a_t backwards from t = T to 1; ∂L/∂V needs only the
-present step, ∂L/∂W and ∂L/∂U sum δ_t over the whole history.
+present step, ∂L/∂W and ∂L/∂U sum δ_t over the whole history. The derivation follows
+Goodfellow et al., *Deep Learning*, section 10.2.2 (same symbols: a, h, o, U, W, V, b, c) and
+d2l.ai section 9.7; its words and formulas are in content/<lang>/lessons/bptt.md.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rnnviz.content import Text
+from rnnviz.core.cells import NN_MODULES, lstm_step
+from rnnviz.core.config import CELLS
 from rnnviz.errors import RnnVizError
-from rnnviz.i18n import pick
 from rnnviz.lessons.gradients import activation_derivative
 from rnnviz.lessons.unrolled import activate, check_activation
 
 PARAM_NAMES = ("U", "W", "V", "b", "c")
-CELL_KINDS = ("rnn", "lstm", "gru")
+CELL_KINDS = CELLS
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,8 @@ def autograd_gradients(
     """The same gradients from torch autograd (float64): the reference the page compares to."""
     check_activation(activation)
     f = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[activation]
-    P = {n: torch.tensor(v, dtype=torch.float64, requires_grad=True) for n, v in p.as_dict().items()}
+    P = {n: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+         for n, v in p.as_dict().items()}
     xs = torch.as_tensor(x, dtype=torch.float64)
     h = torch.zeros(p.W.shape[0], dtype=torch.float64)
     outs = []
@@ -219,7 +224,7 @@ def relative_change(full: dict[str, np.ndarray], other: dict[str, np.ndarray], n
 def _make_module(kind: str, input_size: int, hidden_size: int, gate_bias: float) -> torch.nn.Module:
     if kind not in CELL_KINDS:
         raise RnnVizError(f"unknown cell kind {kind!r}; choose one of {', '.join(CELL_KINDS)}")
-    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    cls = NN_MODULES[kind]
     # float64: the gradients reach 1e-60 over 200 steps, far below float32's smallest number.
     module = cls(input_size, hidden_size, dtype=torch.float64)
     if kind != "rnn" and gate_bias:
@@ -229,6 +234,19 @@ def _make_module(kind: str, input_size: int, hidden_size: int, gate_bias: float)
         with torch.no_grad():
             module.bias_ih_l0[hidden_size : 2 * hidden_size] += gate_bias
     return module
+
+
+def _reach_setup(
+    kind: str, T: int, hidden_size: int, input_size: int, gate_bias: float, seed: int
+) -> tuple[torch.nn.Module, torch.nn.Linear, torch.Tensor]:
+    """The seeded module, its linear read-out and the inputs x (T, 1, input_size)."""
+    if T < 1:
+        raise RnnVizError(f"sequence length must be >= 1, got {T}", where="T")
+    torch.manual_seed(seed)
+    module = _make_module(kind, input_size, hidden_size, gate_bias)
+    head = torch.nn.Linear(hidden_size, 2, dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed + 1)
+    return module, head, torch.randn(T, 1, input_size, generator=g, dtype=torch.float64)
 
 
 def hidden_gradient_norms(
@@ -246,13 +264,7 @@ def hidden_gradient_norms(
     own whose gradient autograd keeps; the loss is cross-entropy of a linear read-out of h_T.
     For the LSTM, c_t is a separate path: ∂L/∂h_t holds c_t fixed.
     """
-    if T < 1:
-        raise RnnVizError(f"sequence length must be >= 1, got {T}", where="T")
-    torch.manual_seed(seed)
-    module = _make_module(kind, input_size, hidden_size, gate_bias)
-    head = torch.nn.Linear(hidden_size, 2, dtype=torch.float64)
-    g = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn(T, 1, input_size, generator=g, dtype=torch.float64)
+    module, head, x = _reach_setup(kind, T, hidden_size, input_size, gate_bias, seed)
     zeros = torch.zeros(1, 1, hidden_size, dtype=torch.float64)
     state = (zeros, zeros) if kind == "lstm" else zeros
     hs = []
@@ -266,52 +278,58 @@ def hidden_gradient_norms(
     return np.array([float(h.grad.norm()) for h in hs])
 
 
+def cell_gradient_norms(
+    T: int,
+    hidden_size: int = 32,
+    input_size: int = 8,
+    gate_bias: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """‖∂L/∂c_t‖ for t = 1..T in the LSTM of ``hidden_gradient_norms("lstm", ...)``, shape (T,).
+
+    The cell state's gradient along every path from c_t to the loss:
+        ∂L/∂c_t = f_{t+1} ⊙ ∂L/∂c_{t+1} + o_t ⊙ tanh'(c_t) ⊙ ∂L/∂h_t
+    (through c_{t+1} = f_{t+1} ⊙ c_t + i_{t+1} ⊙ g_{t+1}, and through h_t = o_t ⊙ tanh(c_t)).
+    Along the cell path each step back multiplies by f_{t+1} alone, with no W and no squashing
+    derivative: the constant error carousel (Hochreiter & Schmidhuber 1997; forget gate: Gers,
+    Schmidhuber & Cummins 2000). nn.LSTM hands back h_t and c_t as separate outputs, so a
+    gradient kept on its c_t would miss the path through h_t; the module's own weights are
+    therefore stepped with ``lstm_step``, where h_t is computed from the c_t tensor.
+    """
+    module, head, x = _reach_setup("lstm", T, hidden_size, input_size, gate_bias, seed)
+    h = torch.zeros(1, hidden_size, dtype=torch.float64)
+    c = h
+    cs = []
+    for t in range(T):
+        step = lstm_step(x[t], h, c, module.weight_ih_l0, module.weight_hh_l0,
+                         module.bias_ih_l0, module.bias_hh_l0)
+        h, c = step["h"], step["c"]
+        c.retain_grad()
+        cs.append(c)
+    torch.nn.functional.cross_entropy(head(h), torch.tensor([0])).backward()
+    return np.array([float(c.grad.norm()) for c in cs])
+
+
+# --- truncation ------------------------------------------------------------------------------
+
+
+def truncation_windows(T: int, k: int) -> list[int]:
+    """The lengths of the windows truncated BPTT cuts T steps into: k, k, ..., the rest."""
+    if T < 1:
+        raise RnnVizError(f"sequence length must be >= 1, got {T}", where="T")
+    _check_truncate(k)
+    return [min(k, T - start) for start in range(0, T, k)]
+
+
 # --- the derivation, step by step -------------------------------------------------------------
 
-_DERIVATION = (
-    (
-        "前向：同一组 $U, W, V, b, c$ 在每一步重复使用。",
-        "Forward: the same $U, W, V, b, c$ are used at every step.",
-        r"a_t = U x_t + W h_{t-1} + b,\quad h_t = f(a_t),\quad o_t = V h_t + c,\quad"
-        r" \hat y_t = \operatorname{softmax}(o_t),\quad L = \sum_{t=1}^{T} L_t = -\sum_{t=1}^{T} y_t^\top \log \hat y_t",
-    ),
-    (
-        "softmax 与交叉熵合在一起，输出层的梯度很简单：",
-        "Softmax and cross-entropy together give a simple output gradient:",
-        r"\frac{\partial L}{\partial o_t} = \frac{\partial L_t}{\partial o_t} = \hat y_t - y_t",
-    ),
-    (
-        "$V$ 和 $c$ 只出现在 $o_t = V h_t + c$ 中：每一项只用到当前时刻，不需要回溯历史。",
-        "$V$ and $c$ appear only in $o_t = V h_t + c$: each term uses the present step only, no history.",
-        r"\frac{\partial L}{\partial V} = \sum_{t=1}^{T} (\hat y_t - y_t)\, h_t^\top,\qquad"
-        r" \frac{\partial L}{\partial c} = \sum_{t=1}^{T} (\hat y_t - y_t)",
-    ),
-    (
-        "$h_t$ 既影响当前输出 $o_t$，又通过 $W$ 影响 $h_{t+1}$：从 $t = T$ 向前递推（$\\delta_{T+1} = 0$）。",
-        "$h_t$ feeds the output $o_t$ and, through $W$, $h_{t+1}$: recurse backwards from $t = T$ "
-        "($\\delta_{T+1} = 0$).",
-        r"\frac{\partial L}{\partial h_t} = V^\top(\hat y_t - y_t) + W^\top \delta_{t+1},\qquad"
-        r" \delta_t \equiv \frac{\partial L}{\partial a_t} = f'(a_t) \odot \frac{\partial L}{\partial h_t}",
-    ),
-    (
-        "$W, U, b$ 在每一步都被使用：梯度是所有时刻的 $\\delta_t$ 之和——要沿时间把整段历史走一遍。",
-        "$W$, $U$ and $b$ are used at every step: their gradients sum $\\delta_t$ over all steps, walking "
-        "back through the whole history.",
-        r"\frac{\partial L}{\partial W} = \sum_{t=1}^{T} \delta_t\, h_{t-1}^\top,\qquad"
-        r" \frac{\partial L}{\partial U} = \sum_{t=1}^{T} \delta_t\, x_t^\top,\qquad"
-        r" \frac{\partial L}{\partial b} = \sum_{t=1}^{T} \delta_t",
-    ),
-    (
-        "把递推展开：第 $t$ 步的损失传到第 $k$ 步要乘 $t-k$ 个雅可比矩阵——这正是梯度消失/爆炸的来源。",
-        "Unroll the recursion: the loss at step $t$ reaches step $k$ through $t-k$ Jacobians — the "
-        "source of vanishing and exploding gradients.",
-        r"\frac{\partial L_t}{\partial h_k} = \Big(\prod_{j=k+1}^{t} \frac{\partial h_j}{\partial h_{j-1}}\Big)^{\!\top}"
-        r" \frac{\partial L_t}{\partial h_t},\qquad"
-        r" \frac{\partial h_j}{\partial h_{j-1}} = \operatorname{diag}\big(f'(a_j)\big)\, W",
-    ),
-)
+# Goodfellow et al. 10.2.2 (eqs. 10.17-10.28) derive the same gradients for this very RNN;
+# the product's order is J_t J_{t-1} ... J_{k+1}, as jacobian_product in gradients.py builds it.
+DERIVATION = ("forward", "output", "V", "h", "W", "unroll")
+_T = Text("lessons/bptt")
 
 
 def derivation_steps(lang: str = "zh") -> list[tuple[str, str]]:
     """(explanation, LaTeX) pairs of the BPTT derivation, in order."""
-    return [(pick(lang, zh, en), tex) for zh, en, tex in _DERIVATION]
+    return [(_T(lang, f"derivation.{step}"), _T(lang, f"derivation.{step}.tex"))
+            for step in DERIVATION]

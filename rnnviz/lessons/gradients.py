@@ -1,8 +1,10 @@
 """Why RNN gradients vanish or explode, and what clipping does about it.
 
-Backprop through T steps multiplies T Jacobians ∂h_k/∂h_{k-1} = diag(f'(a_k)) W. If each
-factor shrinks a vector (|f'| <= 1/4 for sigmoid, <= 1 for tanh, spectral radius of W < 1)
-the product goes to zero like factor**T; if it stretches, it blows up like factor**T.
+Backprop through T steps multiplies T Jacobians ∂h_k/∂h_{k-1} = diag(f'(a_k)) W. Each factor
+stretches a vector by at most max|f'| · ‖W‖₂ (max|f'| = 1/4 for sigmoid, 1 for tanh and ReLU;
+‖W‖₂ the largest singular value): below 1 the product surely goes to zero like that factor
+to the power T (Pascanu, Mikolov & Bengio 2013, section 2.1); above it, it may blow up.
+Goodfellow et al. 10.7 show the same with the eigenvalues of W for a linear recurrence.
 """
 
 from __future__ import annotations
@@ -127,10 +129,29 @@ def jacobian_product(setup: RecurrentSetup, activation: str, t: int) -> np.ndarr
 
 
 def matrix_norm(M: np.ndarray, norm: str) -> float:
-    """'spectral' = largest singular value (how much a vector can be stretched), 'fro' = Frobenius."""
+    """'spectral' = largest singular value (the most a vector is stretched), 'fro' = Frobenius."""
     if norm not in NORMS:
         raise RnnVizError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
     return float(np.linalg.norm(M, 2 if norm == "spectral" else "fro"))
+
+
+# The largest |f'(a)| of each activation: sigmoid' = s(1 - s) peaks at 1/4 (a = 0).
+DERIVATIVE_MAX = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0}
+
+
+def product_bound(W: np.ndarray, activation: str, T: int, norm: str = "spectral") -> np.ndarray:
+    """An upper bound on ‖J_T ⋯ J_{t+1}‖ for distance T - t = 0..T, shape (T+1,).
+
+    ‖J_k‖₂ = ‖diag(f'(a_k)) W‖₂ <= max|f'| · ‖W‖₂ (‖W‖₂ the largest singular value), so the
+    product of T - t factors is at most (max|f'| · ‖W‖₂)^(T-t): with sigmoid (max 1/4) it must
+    vanish whenever ‖W‖₂ < 4 (Pascanu, Mikolov & Bengio 2013, section 2.1, eq. 7). The
+    Frobenius norm of an H x H matrix is at most sqrt(H) times its spectral norm.
+    """
+    check_activation(activation)
+    step = DERIVATIVE_MAX[activation] * matrix_norm(W, "spectral")
+    scale = 1.0 if norm == "spectral" else float(np.sqrt(W.shape[0]))
+    with np.errstate(over="ignore"):
+        return scale * np.power(step, np.arange(T + 1, dtype=np.float64))
 
 
 def jacobian_norms(setup: RecurrentSetup, activation: str, norm: str = "spectral") -> np.ndarray:
@@ -170,7 +191,8 @@ def clip_by_norm(grads: list[np.ndarray], max_norm: float) -> tuple[list[np.ndar
 def clip_by_value(grads: list[np.ndarray], clip_value: float) -> list[np.ndarray]:
     """Clamp every component to [-clip_value, clip_value]; the direction may change."""
     if clip_value <= 0:
-        raise RnnVizError(f"clipping threshold must be positive, got {clip_value}", where="clip_value")
+        raise RnnVizError(f"clipping threshold must be positive, got {clip_value}",
+                          where="clip_value")
     return [np.clip(g, -clip_value, clip_value) for g in grads]
 
 
@@ -178,6 +200,48 @@ def clip_geometry(g: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarr
     """(norm-clipped, value-clipped) versions of one vector, for the 2-D picture."""
     g = np.asarray(g, dtype=np.float64)
     return clip_by_norm([g], threshold)[0][0], clip_by_value([g], threshold)[0]
+
+
+def direction_change(g: np.ndarray, clipped: np.ndarray) -> float:
+    """The angle between g and its clipped version, in degrees (0: the same direction).
+
+    2 atan2(‖u - v‖, ‖u + v‖) of the unit vectors u, v (Kahan): exact for parallel vectors,
+    where arccos of a dot product near 1 would report a spurious small angle.
+    """
+    g, clipped = np.asarray(g, dtype=np.float64), np.asarray(clipped, dtype=np.float64)
+    ng, nc = np.linalg.norm(g), np.linalg.norm(clipped)
+    if ng == 0 or nc == 0:
+        return 0.0
+    u, v = g / ng, clipped / nc
+    return float(np.degrees(2 * np.arctan2(np.linalg.norm(u - v), np.linalg.norm(u + v))))
+
+
+@dataclass(frozen=True)
+class ClipEffect:
+    """What one kind of clipping did to a gradient g."""
+
+    clipped: np.ndarray
+    changed: bool  # some component differs from g's
+    angle: float  # degrees between g and the clipped g
+
+    @property
+    def kept_direction(self) -> bool:
+        return self.angle < 1e-6
+
+
+def clip_effects(g: np.ndarray, threshold: float) -> dict[str, ClipEffect]:
+    """{"norm": ..., "value": ...}: whether each clipping changed g, and by what angle.
+
+    Norm clipping multiplies every component by one factor, so the direction never changes;
+    value clipping cuts only the components beyond the threshold, so it turns g unless it
+    cuts none (or cuts every component by the same ratio).
+    """
+    g = np.asarray(g, dtype=np.float64)
+    out = {}
+    for mode, clipped in zip(("norm", "value"), clip_geometry(g, threshold), strict=True):
+        out[mode] = ClipEffect(clipped, bool(not np.array_equal(clipped, g)),
+                               direction_change(g, clipped))
+    return out
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rnnviz.content import Text
+from rnnviz.core.cells import NN_MODULES
+from rnnviz.core.config import CELL_NAMES, CELLS
 from rnnviz.errors import RnnVizError
-from rnnviz.i18n import pick
 
-KINDS = ("rnn", "lstm", "gru")
-KIND_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+KINDS = CELLS
+KIND_NAMES = CELL_NAMES
 SIGNAL_NAMES = "ABCDEFGH"
 _KIND_SEED = {"rnn": 101, "lstm": 202, "gru": 303}  # per-model init seed offsets
 _EVAL_SEED = 1_000_003  # the held-out set never shares a draw with training batches
+_T = Text("lessons/longdep")
 
 
 @dataclass
@@ -90,7 +93,8 @@ class FirstSymbolTask:
     def examples(self, n: int, seed: int) -> list[str]:
         """``n`` sequences as text with their labels, e.g. "C 3 7 … 5   →   C"."""
         x, y = self.sample(n, torch.Generator().manual_seed(seed))
-        return [f"{self.format(s)}   →   {self.token_name(int(c))}" for s, c in zip(x, y, strict=True)]
+        return [f"{self.format(s)}   →   {self.token_name(int(c))}"
+                for s, c in zip(x, y, strict=True)]
 
 
 @dataclass
@@ -144,7 +148,7 @@ class FirstSymbolClassifier(nn.Module):
         super().__init__()
         self.kind = kind
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](
+        self.rnn = NN_MODULES[kind](
             embed_dim, hidden_size, batch_first=True
         )
         self.fc = nn.Linear(hidden_size, num_classes)
@@ -291,7 +295,8 @@ def train_side_by_side(
         if step % config.report_every == 0 and step < config.steps:
             report(False)
 
-    final = {k: evaluate_accuracy(m, task, config.eval_size, config.seed) for k, m in models.items()}
+    final = {k: evaluate_accuracy(m, task, config.eval_size, config.seed)
+             for k, m in models.items()}
     elapsed = time.monotonic() - start
     report(True)
     return LongDepResult(config, _copy_history(history), final, step, elapsed, stopped, reason,
@@ -316,21 +321,24 @@ def downsample_indices(n: int, max_points: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
 
 
+def verdict(accuracy: float, chance: float) -> str:
+    """"learned" (at least halfway from chance to perfect), "chance" (within 0.1 of chance)
+    or "partly"."""
+    if accuracy >= chance + 0.5 * (1 - chance):
+        return "learned"
+    return "chance" if accuracy < chance + 0.1 else "partly"
+
+
 def summary_rows(result: LongDepResult, lang: str = "zh") -> list[dict[str, object]]:
     """One row per model: held-out accuracy, final smoothed loss, verdict against chance."""
     rows = []
     for kind, acc in result.final_accuracy.items():
         loss = result.history[kind]["loss"]
         last_loss = float(moving_average(loss, 20)[-1]) if loss else float("nan")
-        learned = acc >= result.chance + 0.5 * (1 - result.chance)
         rows.append({
-            pick(lang, "模型", "model"): KIND_NAMES[kind],
-            pick(lang, "留出集准确率", "held-out accuracy"): round(acc, 3),
-            pick(lang, "最终损失", "final loss"): round(last_loss, 3),
-            pick(lang, "结论", "verdict"): (
-                pick(lang, "学会了", "learned it") if learned
-                else pick(lang, "接近随机猜测", "near chance")
-                if acc < result.chance + 0.1 else pick(lang, "部分学会", "partly")
-            ),
+            _T(lang, "col.model"): KIND_NAMES[kind],
+            _T(lang, "col.accuracy"): round(acc, 3),
+            _T(lang, "col.loss"): round(last_loss, 3),
+            _T(lang, "col.verdict"): _T(lang, f"verdict.{verdict(acc, result.chance)}"),
         })
     return rows

@@ -17,13 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.core.data import display_class
+from rnnviz.content import Text
+from rnnviz.core.classes import display_class
 from rnnviz.core.metrics import ClassScores, EvalReport
 from rnnviz.errors import RnnVizError
-from rnnviz.i18n import pick
 from rnnviz.paths import EXAMPLES_DIR
 
 EXAMPLES_FILE = EXAMPLES_DIR / "examples.json"
+_T = Text("plots/report")  # the words: content/<lang>/plots/report.md
+MODEL_NAMES = {"textrnn": "Text-RNN", "textrcnn": "RCNN"}  # names, the same in every language
 
 
 # ---- per-class table -----------------------------------------------------------------------
@@ -37,8 +39,9 @@ def as_report(metrics: EvalReport | Mapping[str, Any] | None) -> EvalReport | No
 
 
 def _row(name: str, s: ClassScores, digits: int) -> dict[str, Any]:
-    return {"name": name, "precision": round(s.precision, digits), "recall": round(s.recall, digits),
-            "f1": round(s.f1, digits), "support": int(s.support)}  # fmt: skip
+    return {"name": name, "precision": round(s.precision, digits),
+            "recall": round(s.recall, digits), "f1": round(s.f1, digits),
+            "support": int(s.support)}
 
 
 def per_class_rows(report: EvalReport, lang: str = "zh", digits: int = 4) -> list[dict[str, Any]]:
@@ -46,20 +49,20 @@ def per_class_rows(report: EvalReport, lang: str = "zh", digits: int = 4) -> lis
     weighted averages. Keys: name, precision, recall, f1, support (accuracy sits in f1, as in
     sklearn's classification_report)."""
     rows = [_row(display_class(c, lang), report.per_class[c], digits) for c in report.classes]
-    rows.append({"name": pick(lang, "准确率", "accuracy"), "precision": None, "recall": None,
-                 "f1": round(report.accuracy, digits), "support": report.n})  # fmt: skip
-    rows.append(_row(pick(lang, "宏平均", "macro avg"), report.macro, digits))
-    rows.append(_row(pick(lang, "加权平均", "weighted avg"), report.weighted, digits))
+    rows.append({"name": _T(lang, "row.accuracy"), "precision": None, "recall": None,
+                 "f1": round(report.accuracy, digits), "support": report.n})
+    rows.append(_row(_T(lang, "row.macro"), report.macro, digits))
+    rows.append(_row(_T(lang, "row.weighted"), report.weighted, digits))
     return rows
 
 
 def table_columns(lang: str = "zh") -> dict[str, str]:
     """Column headers for ``per_class_rows`` in ``lang``."""
-    return {"name": pick(lang, "类别", "class"), "precision": pick(lang, "精确率", "precision"),
-            "recall": pick(lang, "召回率", "recall"), "f1": "F1", "support": pick(lang, "样本数", "support")}  # fmt: skip
+    return {key: _T(lang, f"col.{key}") for key in ("name", "precision", "recall", "f1", "support")}
 
 
-def localized_rows(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) -> list[dict[str, Any]]:
+def localized_rows(rows: Iterable[Mapping[str, Any]],
+                   columns: Mapping[str, str]) -> list[dict[str, Any]]:
     """Rows with their keys renamed to the column headers (what a table widget shows)."""
     return [{columns.get(k, k): v for k, v in row.items()} for row in rows]
 
@@ -83,7 +86,8 @@ class ModelSummary:
 
 
 def summarize_checkpoint(checkpoint: Any, name: str, source: str) -> ModelSummary:
-    """A comparison row from a ``rnnviz.core.checkpoint.Checkpoint`` (its stored dev report and info)."""
+    """A comparison row from a ``rnnviz.core.checkpoint.Checkpoint`` (its stored dev report and
+    info)."""
     report = as_report(checkpoint.metrics)
     info = checkpoint.info or {}
     params = info.get("params")
@@ -104,29 +108,30 @@ def format_seconds(seconds: float | None, lang: str = "zh") -> str:
     if seconds is None or not math.isfinite(seconds):
         return "—"
     if seconds < 60:
-        return pick(lang, f"{seconds:.1f} 秒", f"{seconds:.1f} s")
+        return _T(lang, "seconds.s", s=seconds)
     m, s = divmod(int(round(seconds)), 60)
     if m < 60:
-        return pick(lang, f"{m} 分 {s:02d} 秒", f"{m} min {s:02d} s")
+        return _T(lang, "seconds.min", m=m, s=s)
     h, m = divmod(m, 60)
-    return pick(lang, f"{h} 小时 {m:02d} 分", f"{h} h {m:02d} min")
+    return _T(lang, "seconds.h", h=h, m=m)
 
 
 def comparison_rows(models: Sequence[ModelSummary], lang: str = "zh") -> list[dict[str, Any]]:
     """The comparison table, best dev accuracy first (models without a report last)."""
-    source_names = {"shipped": pick(lang, "内置", "shipped"), "session": pick(lang, "本次训练", "this session"),
-                    "upload": pick(lang, "上传", "uploaded")}  # fmt: skip
+    sources = {s: _T(lang, f"source.{s}") for s in ("shipped", "session", "upload")}
+    col = {k: _T(lang, f"cmp.{k}") for k in ("model", "source", "architecture", "accuracy",
+                                              "macro_f1", "params", "seconds", "device")}
     ordered = sorted(models, key=lambda m: -m.accuracy if m.accuracy is not None else math.inf)
     return [{
-        pick(lang, "模型", "model"): m.name,
-        pick(lang, "来源", "source"): source_names.get(m.source, m.source),
-        pick(lang, "结构", "architecture"): f"{'Text-RNN' if m.model == 'textrnn' else 'RCNN'} · {m.cell.upper()}",
-        pick(lang, "准确率", "accuracy"): None if m.accuracy is None else round(m.accuracy, 4),
-        pick(lang, "宏平均 F1", "macro F1"): None if m.macro_f1 is None else round(m.macro_f1, 4),
-        pick(lang, "参数量", "parameters"): m.params,
-        pick(lang, "训练用时", "training time"): format_seconds(m.seconds, lang),
-        pick(lang, "设备", "device"): m.device,
-    } for m in ordered]  # fmt: skip
+        col["model"]: m.name,
+        col["source"]: sources.get(m.source, m.source),
+        col["architecture"]: f"{MODEL_NAMES.get(m.model, m.model)} · {m.cell.upper()}",
+        col["accuracy"]: None if m.accuracy is None else round(m.accuracy, 4),
+        col["macro_f1"]: None if m.macro_f1 is None else round(m.macro_f1, 4),
+        col["params"]: m.params,
+        col["seconds"]: format_seconds(m.seconds, lang),
+        col["device"]: m.device,
+    } for m in ordered]
 
 
 # ---- tokens coloured by importance ---------------------------------------------------------
@@ -144,12 +149,13 @@ _TOWARD = (214, 39, 40)  # red: pushed towards the predicted class
 _AWAY = (31, 119, 180)  # blue: pushed away from it
 
 
-def token_styles(tokens: Sequence[str], importance: np.ndarray, unknown: Sequence[bool]) -> list[TokenStyle]:
+def token_styles(tokens: Sequence[str], importance: np.ndarray,
+                 unknown: Sequence[bool]) -> list[TokenStyle]:
     """A background per token whose opacity is |importance| (red towards, blue away)."""
     weights = np.clip(np.nan_to_num(np.asarray(importance, dtype=np.float64)), -1.0, 1.0)
     if not (len(tokens) == len(weights) == len(unknown)):
-        raise RnnVizError(f"{len(tokens)} tokens, {len(weights)} importances and {len(unknown)} "
-                          "unknown flags: they must match", where="importance")  # fmt: skip
+        raise RnnVizError(f"{len(tokens)} tokens, {len(weights)} importances and "
+                          f"{len(unknown)} unknown flags: they must match", where="importance")
     out = []
     for token, w, unk in zip(tokens, weights.tolist(), unknown, strict=True):
         r, g, b = _TOWARD if w >= 0 else _AWAY
@@ -180,14 +186,12 @@ def importance_html(tokens: Sequence[str], importance: np.ndarray, unknown: Sequ
     """
     spans = []
     for s in token_styles(tokens, importance, unknown):
-        tip = pick(lang, f"重要性 {s.weight:+.2f}", f"importance {s.weight:+.2f}")
-        border = "1px solid transparent"
-        if s.unknown:
-            tip += pick(lang, "（词表外，模型读到 <UNK>）", " (not in the vocabulary: read as <UNK>)")
-            border = "1px dashed #555"
+        tip = _T(lang, "importance.tip.unknown" if s.unknown else "importance.tip", weight=s.weight)
+        border = "1px dashed #555" if s.unknown else "1px solid transparent"
         spans.append(
-            f'<span title="{escape_token(tip)}" style="background:{s.background};border:{border};'
-            f'border-radius:3px;padding:1px 2px;margin:1px;display:inline-block">{escape_token(s.token)}</span>'
+            f'<span title="{escape_token(tip)}" style="background:{s.background};'
+            f'border:{border};border-radius:3px;padding:1px 2px;margin:1px;'
+            f'display:inline-block">{escape_token(s.token)}</span>'
         )
     return '<div style="line-height:2.1;font-size:1.15rem">' + "".join(spans) + "</div>"
 
@@ -214,12 +218,15 @@ def load_examples(path: str | Path = EXAMPLES_FILE) -> list[Example]:
         raise RnnVizError("expected a JSON list", where=str(path))
     out = []
     for i, item in enumerate(items):
-        if not (isinstance(item, dict) and isinstance(item.get("text"), str) and isinstance(item.get("label"), str)):
+        if not (isinstance(item, dict) and isinstance(item.get("text"), str)
+                and isinstance(item.get("label"), str)):
             raise RnnVizError("each example needs a string text and label", where=f"{path}[{i}]")
         out.append(Example(item["text"], item["label"]))
     return out
 
 
-__all__ = ["EXAMPLES_FILE", "Example", "ModelSummary", "TokenStyle", "as_report", "comparison_rows",
-           "escape_token", "format_seconds", "importance_html", "load_examples", "localized_rows",
-           "per_class_rows", "summarize_checkpoint", "table_columns", "token_styles"]
+__all__ = [
+    "EXAMPLES_FILE", "MODEL_NAMES", "Example", "ModelSummary", "TokenStyle", "as_report",
+    "comparison_rows", "escape_token", "format_seconds", "importance_html", "load_examples",
+    "localized_rows", "per_class_rows", "summarize_checkpoint", "table_columns", "token_styles",
+]

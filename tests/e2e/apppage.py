@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from appserver import ROOT, AppServer, PageInfo, routed_pages, wait_for_app
+from helpers import missing
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -119,10 +119,11 @@ class AppPage:
 
 
 def existing(path: str) -> PageInfo:
-    """The routed page for ``path``; skips (saying why) while its file is not written yet."""
+    """The routed page for ``path``; skips (saying why) while its file is not written yet
+    (fails under $RNNVIZ_REQUIRE_DATA, as in CI: helpers.missing)."""
     for info in routed_pages():
         if info.path == path:
             if not info.exists:
-                pytest.skip(f"{path} does not exist yet (app.py routes it once it does)")
+                missing(f"{path} does not exist yet (app.py routes it once it does)")
             return info
     raise AssertionError(f"app.py does not route {path}")

@@ -11,14 +11,14 @@ import json
 import sys
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from appserver import ROOT, AppServer
 
-from rnnviz.core.data import display_class
+from rnnviz.core.classes import display_class
 from rnnviz.core.predict import Predictor
-from rnnviz.paths import MODELS_DIR
 
 sys.path.insert(0, str(ROOT / "bench"))
 from classroom_protocol import TEXT_LABEL, span_text  # noqa: E402
@@ -35,10 +35,10 @@ def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(make())).result(timeout=180)
 
 
-def test_protocol_session_gets_the_cores_prediction(warm_server: AppServer) -> None:
-    shipped = MODELS_DIR / "textrnn.safetensors"
-    if not shipped.is_file():
-        pytest.skip("no shipped Text-RNN (assets/models/textrnn.safetensors)")
+def test_protocol_session_gets_the_cores_prediction(
+    warm_server: AppServer, shipped_models: dict[str, Path]
+) -> None:
+    shipped = shipped_models["textrnn"]
 
     async def predict() -> tuple[StreamlitSession, object]:
         session = StreamlitSession(warm_server.url)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import types
 from pathlib import Path
 
@@ -86,11 +85,11 @@ def traced_layers(rnn: torch.nn.Module, tokens: list[str]) -> list[types.SimpleN
 
 
 def fake_load_shipped(monkeypatch: pytest.MonkeyPatch, load_shipped: object) -> None:
-    """Replace the ui.models module the pages import with one whose only function is
-    ``load_shipped``."""
-    fake = types.ModuleType("ui.models")
-    fake.load_shipped = load_shipped
-    monkeypatch.setitem(sys.modules, "ui.models", fake)
+    """Stand ``load_shipped`` in for ui.models.load_shipped (what shipped_by_cell and the pages
+    read), for the rest of the test."""
+    import ui.models
+
+    monkeypatch.setattr(ui.models, "load_shipped", load_shipped)
 
 
 def ship_tiny_textrnn(directory: Path, text: str, num_layers: int) -> TextRNN:
@@ -121,7 +120,7 @@ def revealed(at: AppTest) -> list[str]:
     """The reveals shown (success: right, warning: wrong, info: questions off), page order."""
     from rnnviz.content import text
 
-    marks = [text(lang, "ui/quiz", k, answer="").split("{")[0][:4] for lang in ("zh", "en")
+    marks = [text(lang, "ui/quiz", k, answer="", yours="")[:4] for lang in ("zh", "en")
              for k in ("right", "wrong", "answer")]
     return [e.value for e in [*at.success, *at.warning, *at.info]
             if any(e.value.startswith(m) for m in marks)]

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from rnnviz.content import text
 from rnnviz.lessons.unrolled import demo_rnn, embed_text, run_rnn
+from ui.route import stop
 
 PAGE = "pages/rnn_structure.py"
 DEFAULT_TEXT = text("zh", "rnn_structure", "demo.default_text")
@@ -27,7 +28,8 @@ def test_defaults_show_diagram_heatmap_and_equation(at: AppTest) -> None:
     assert _red_arrows(diagram) == 4 + 1
     h_texts = next(t["text"] for t in diagram["data"] if t["name"] == "隐藏状态 h")
     assert h_texts[-1] == "h<sub>4</sub>"
-    assert heatmap["data"][0]["x"] == [f"{i} {ch}" for i, ch in enumerate(embed_text(DEFAULT_TEXT)[0], 1)]
+    chars = embed_text(DEFAULT_TEXT)[0]
+    assert heatmap["data"][0]["x"] == [f"{i} {ch}" for i, ch in enumerate(chars, 1)]
     equation = at.latex[-1].value
     assert r"h_{3} &=" in equation and r"\tanh" in equation
     # The numbers printed last are h_3 of the demo RNN.
@@ -122,3 +124,14 @@ def test_answers_are_kept_per_session() -> None:
     assert any(s.value.startswith("答对了") for s in one.success)
     assert "quiz_answers" not in two.session_state or not two.session_state["quiz_answers"]
     assert [n for n in two.number_input if n.key == "quiz_q_uses_number"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_recursive_aside_names_the_lesson_that_teaches_it(lang: str) -> None:
+    at = open_page(PAGE)
+    if lang == "en":
+        at.sidebar.radio(key="lang").set_value("en").run()
+    title = stop("recursive").title(lang)
+    aside = text(lang, "rnn_structure", "recursive", lesson=title)
+    assert not at.exception and title in aside
+    assert aside in [m.value for m in at.markdown]
