@@ -130,6 +130,7 @@ def _agree_worker(rank: int, store: str, out: str) -> None:
         "went_on": went_on, "lr": lr, "stopped": stopped, "reason": control.reason,
         "user": control.user.reason}))
     dist.destroy_process_group()
+    os._exit(0)  # as rnnviz/__main__.py does for a torchrun worker: no teardown abort
 
 
 def test_ranks_agree_on_the_stop_and_take_rank_0s_learning_rate(tmp_path: Path) -> None:

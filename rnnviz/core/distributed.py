@@ -149,6 +149,9 @@ class AgreedControl(TrainerControl):
 # ---- the process's place in the run ----------------------------------------------------------
 
 
+_REASON_BYTES = 512  # a stop reason as it travels between ranks (UTF-8, cut to fit)
+
+
 @dataclass
 class DistContext:
     """This process's rank in a distributed run; the default instance is a single process."""
@@ -251,14 +254,22 @@ class DistContext:
                 group["lr"] = lr
             if flag == 0:
                 return False
-            reasons: list[str | None] = [None] * self.world_size
-            dist.all_gather_object(reasons, request)
+            # The first rank that asked, then its reason, in plain tensor collectives (gloo's
+            # all_gather_object made a rank abort at exit now and then).
+            first = torch.tensor([self.rank if request else self.world_size])
+            dist.all_reduce(first, op=dist.ReduceOp.MIN)
+            asker = int(first.item())
+            said = torch.zeros(_REASON_BYTES, dtype=torch.uint8)
+            if asker == self.rank:
+                raw = (request or "").encode("utf-8")[:_REASON_BYTES]
+                said[:len(raw)] = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+            dist.broadcast(said, src=asker)
         except Exception as exc:  # a rank died or hung: no collective from here on
             self.lost_peer(exc)
             control.settle(self.failure)
             return True
-        first = next((r, why) for r, why in enumerate(reasons) if why)
-        control.settle(first[1] if first[0] == self.rank else f"{first[1]} (rank {first[0]})")
+        why = bytes(said.tolist()).rstrip(b"\0").decode("utf-8", errors="ignore")
+        control.settle(why if asker == self.rank else f"{why} (rank {asker})")
         return True
 
     def _collective_device(self) -> torch.device:
