@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from rnnviz.core.data import load_split  # noqa: E402
+from rnnviz.core.training_data import run_datasets  # noqa: E402
 from rnnviz.lessons.ablation import (  # noqa: E402
     LADDER_FILE,
     RUNG_KEYS,
@@ -53,8 +53,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu (default) or auto / cuda")
-    parser.add_argument("--train-limit", type=int, default=0, help="first N training lines")
-    parser.add_argument("--dev-limit", type=int, default=0, help="first N dev lines")
+    parser.add_argument("--train-limit", type=int, default=0,
+                        help="N training titles drawn with --seed")
+    parser.add_argument("--dev-limit", type=int, default=0, help="N dev titles drawn with --seed")
     parser.add_argument("--rungs", nargs="+", default=list(RUNG_KEYS), choices=RUNG_KEYS)
     parser.add_argument("--out", type=Path, default=LADDER_FILE,
                         help="the JSON the page reads (default: %(default)s)")
@@ -62,12 +63,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     root = args.data_dir or data_dir()
-    train_set = load_split(root, "train")[0]
-    dev_set = load_split(root, "dev")[0]
-    if args.train_limit:
-        train_set = train_set.subset(args.train_limit)
-    if args.dev_limit:
-        dev_set = dev_set.subset(args.dev_limit)
+    train_set, dev_set, _ = run_datasets(root, None, None, seed=args.seed,
+                                         train_limit=args.train_limit,
+                                         dev_limit=args.dev_limit)
     train_config = ladder_training(epochs=args.epochs, seed=args.seed, device=args.device)
     print(f"data {root}: train {len(train_set)}, dev {len(dev_set)}; epochs {args.epochs}, "
           f"seed {args.seed}, threads {torch.get_num_threads()}, device {args.device}, torch "

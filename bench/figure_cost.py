@@ -46,11 +46,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    pred = Predictor.from_file(MODELS_DIR / "textrnn.safetensors").predict("中国女排三比零战胜对手提前锁定冠军")
+    pred = Predictor.from_file(MODELS_DIR / "textrnn.safetensors").predict(
+        "中国女排三比零战胜对手提前锁定冠军"
+    )
 
     def both() -> None:
         for fig in (classifier.probability_figure(pred.probabilities, pred.label, "zh"),
-                    classifier.token_states_figure(pred.layers[0], pred.tokens, "zh")):  # fmt: skip
+                    classifier.token_states_figure(pred.layers[0], pred.tokens, "zh")):
             pio.to_json(fig.to_dict(), validate=False)
 
     results = {}

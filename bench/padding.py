@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from rnnviz.core.data import load_split  # noqa: E402
+from rnnviz.core.training_data import run_datasets  # noqa: E402
 from rnnviz.lessons.padding import RESULTS_FILE, Recipe, compare_schemes  # noqa: E402
 from rnnviz.paths import data_dir  # noqa: E402
 
@@ -42,20 +42,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
     parser.add_argument("--seed", type=int, default=Recipe.seed)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--train-limit", type=int, default=0, help="first N training lines")
-    parser.add_argument("--dev-limit", type=int, default=0, help="first N dev lines")
+    parser.add_argument("--train-limit", type=int, default=0,
+                        help="N training titles drawn with --seed")
+    parser.add_argument("--dev-limit", type=int, default=0, help="N dev titles drawn with --seed")
     parser.add_argument("--out", type=Path, default=RESULTS_FILE,
                         help="the JSON the page reads (default: %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     root = args.data_dir or data_dir()
-    train_set = load_split(root, "train")[0]
-    dev_set = load_split(root, "dev")[0]
-    if args.train_limit:
-        train_set = train_set.subset(args.train_limit)
-    if args.dev_limit:
-        dev_set = dev_set.subset(args.dev_limit)
+    train_set, dev_set, _ = run_datasets(root, None, None, seed=args.seed,
+                                         train_limit=args.train_limit,
+                                         dev_limit=args.dev_limit)
     recipe = Recipe(epochs=args.epochs, seed=args.seed)
     print(f"data {root}: train {len(train_set)}, dev {len(dev_set)}; {recipe}; threads "
           f"{torch.get_num_threads()}, torch {torch.__version__}", flush=True)

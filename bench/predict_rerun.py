@@ -81,11 +81,15 @@ def _p(values: list[float], q: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=40, help="reruns of each kind per server (default 40)")
+    ap.add_argument("--runs", type=int, default=40,
+                    help="reruns of each kind per server (default 40)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="predict-rerun-"))
     results = {}
-    for name, env in (("baseline", {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}), ("configured", {})):
+    for name, env in (
+        ("baseline", {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}),
+        ("configured", {}),
+    ):
         server = AppServer(tmp / f"{name}.log", env=env)
         server.start()
         try:
@@ -97,11 +101,11 @@ def main() -> None:
     for name, kinds in results.items():
         for kind, (walls, cpu) in kinds.items():
             print(f"{name:<12}{kind:<7}{_p(walls, 50) * 1000:>8.1f}ms{_p(walls, 95) * 1000:>8.1f}ms"
-                  f"{cpu * 1000:>10.1f}ms")  # fmt: skip
+                  f"{cpu * 1000:>10.1f}ms")
     for kind in ("text", "layer"):
         (bw, bc), (cw, cc) = results["baseline"][kind], results["configured"][kind]
         print(f"ratio configured/baseline, {kind}: wall p50 {_p(cw, 50) / _p(bw, 50):.2f}x, "
-              f"server CPU {cc / bc:.2f}x")  # fmt: skip
+              f"server CPU {cc / bc:.2f}x")
 
 
 if __name__ == "__main__":

@@ -86,8 +86,9 @@ class StreamlitSession:
     async def open(self, page_name: str, timeout_s: float) -> Run:
         """Connect and run ``page_name`` (its url path) as a first visit does."""
         self._ws = await asyncio.wait_for(
-            websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout_s),
-            timeout_s)  # fmt: skip
+            websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None,
+                               open_timeout=timeout_s),
+            timeout_s)
         self._reader = asyncio.create_task(self._read())
         self.page_name = page_name
         return await self.rerun(timeout_s=timeout_s)
@@ -142,12 +143,13 @@ class StreamlitSession:
 
     async def click(self, widget_id: str, timeout_s: float) -> Run:
         """A button press: a trigger sent with one rerun only, as the browser does."""
-        return await self.rerun(trigger=WidgetState(id=widget_id, trigger_value=True), timeout_s=timeout_s)
+        return await self.rerun(trigger=WidgetState(id=widget_id, trigger_value=True),
+                                timeout_s=timeout_s)
 
     # -- runs ------------------------------------------------------------------------------
 
     async def rerun(self, *, trigger: WidgetState | None = None, fragment_id: str = "",
-                    timeout_s: float = 30.0) -> Run:  # fmt: skip
+                    timeout_s: float = 30.0) -> Run:
         """Run the page (or only the fragment ``fragment_id``, as a browser does when a widget
         inside one changes) with the widgets' values and ``trigger``; return once it finished."""
         run = await self._send(trigger=trigger, fragment_id=fragment_id, waited=True)
@@ -161,7 +163,9 @@ class StreamlitSession:
                 return self._fragments.get(path, "")
         raise LookupError(f"no widget {widget_id!r} on the page")
 
-    async def _send(self, *, trigger: WidgetState | None = None, fragment_id: str = "", waited: bool = False) -> Run:
+    async def _send(
+        self, *, trigger: WidgetState | None = None, fragment_id: str = "", waited: bool = False
+    ) -> Run:
         async with self._lock:
             if self.closed:
                 raise SessionLost("the websocket is closed")
@@ -235,7 +239,8 @@ class StreamlitSession:
                 task = self._timers.pop(fragment_id, None)
                 if task is not None:
                     task.cancel()
-        elif what == "script_finished" and run is not None and msg.script_finished != FINISHED_FOR_RERUN:
+        elif (what == "script_finished" and run is not None
+              and msg.script_finished != FINISHED_FOR_RERUN):
             if (msg.script_finished == FRAGMENT_FINISHED) != bool(run.fragment_id):
                 return  # a timed fragment run ended during a full run, or the other way round
             run.status = msg.script_finished

@@ -146,11 +146,13 @@ def main() -> None:
                 p50, p95, mean = _stats(ms)
                 flag = ""
                 if what == "+trace" and chars == 300:
-                    flag = "  ok" if p95 < TARGET_P95_MS else f"  ABOVE {TARGET_P95_MS:.0f} ms target"
+                    flag = ("  ok" if p95 < TARGET_P95_MS
+                            else f"  ABOVE {TARGET_P95_MS:.0f} ms target")
                 print(f"{name:<9}{chars:>6}{tokens:>7}  {what:<10}{p50:>8.2f}{p95:>9.2f}"
                       f"{mean:>9.2f}{statistics.median(cpu):>9.2f}{p50 / base_p50:>8.1f}{flag}")
             ref, fast = (rows[i] for i in (4, 5))
-            print(f"{'':<22}trace_ref / trace_fast: p50 {_stats(ref[1])[0] / _stats(fast[1])[0]:.1f}x, "
+            print(f"{'':<22}trace_ref / trace_fast: "
+                  f"p50 {_stats(ref[1])[0] / _stats(fast[1])[0]:.1f}x, "
                   f"cpu p50 {statistics.median(ref[2]) / statistics.median(fast[2]):.1f}x")
 
 if __name__ == "__main__":

@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from rnnviz.core.callbacks import TrainerCallback, TrainerControl, TrainerState  # noqa: E402
-from rnnviz.core.data import load_split  # noqa: E402
 from rnnviz.core.models import ModelConfig, count_parameters  # noqa: E402
 from rnnviz.core.train import TrainConfig, train  # noqa: E402
+from rnnviz.core.training_data import run_datasets  # noqa: E402
 from rnnviz.paths import data_dir  # noqa: E402
 
 # name -> (model settings, training settings); the run-wide flags are added on top.
@@ -97,7 +97,8 @@ def run_one(name: str, args: argparse.Namespace, train_set, dev_set) -> Outcome:
     print(f"  {name}: {model_config.model} {model_config.cell} x{model_config.num_layers} "
           f"hidden {model_config.hidden_size} embed {model_config.embed_dim}, "
           f"batch {train_config.batch_size}, lr {train_config.lr}, max_train_len "
-          f"{train_config.max_train_len}, bucket {train_config.bucket}: done in {result.seconds:.1f}s")
+          f"{train_config.max_train_len}, bucket {train_config.bucket}: "
+          f"done in {result.seconds:.1f}s")
     return Outcome(
         name=name, params=count_parameters(result.model), steps=state.step,
         samples_per_s=samples / max(train_s, 1e-9), best_dev=state.best_dev_accuracy,
@@ -110,8 +111,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $RNNVIZ_DATA_DIR")
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--train-limit", type=int, default=0, help="first N training lines (0 = all)")
-    parser.add_argument("--dev-limit", type=int, default=0, help="first N dev lines (0 = all)")
+    parser.add_argument("--train-limit", type=int, default=0,
+                        help="N training titles drawn with --seed (0 = all)")
+    parser.add_argument("--dev-limit", type=int, default=0,
+                        help="N dev titles drawn with --seed (0 = all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--eval-every", type=int, default=0, help="steps (0 = once per epoch)")
@@ -123,15 +126,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     root = args.data_dir or data_dir()
-    train_set = load_split(root, "train")[0]
-    dev_set = load_split(root, "dev")[0]
-    if args.train_limit:
-        train_set = train_set.subset(args.train_limit)
-    if args.dev_limit:
-        dev_set = dev_set.subset(args.dev_limit)
+    train_set, dev_set, _ = run_datasets(root, None, None, seed=args.seed,
+                                         train_limit=args.train_limit, dev_limit=args.dev_limit)
     print(f"data {root}: train {len(train_set)}, dev {len(dev_set)}; epochs {args.epochs}, "
           f"eval every {args.eval_every or 'epoch'}, patience {args.patience}, threads "
-          f"{torch.get_num_threads()}, device {args.device}, torch {torch.__version__}, seed {args.seed}")
+          f"{torch.get_num_threads()}, device {args.device}, torch {torch.__version__}, "
+          f"seed {args.seed}")
 
     outcomes = [run_one(name, args, train_set, dev_set) for name in ["baseline", *args.models]]
     base = outcomes[0]

@@ -22,10 +22,10 @@ from rnnviz.core.mistakes import (
     model_fingerprint,
     most_common_confusion,
     predict_dataset,
-    run_dev_set,
     thucnews_dev_file,
 )
 from rnnviz.core.predict import Predictor
+from rnnviz.core.training_data import run_datasets
 from rnnviz.errors import RnnVizError
 from rnnviz.paths import data_dir
 from rnnviz.plots.mistakes import clicked_cell, error_matrix_figure
@@ -67,8 +67,9 @@ def _run_dev(chosen: ModelChoice) -> tuple[Dataset, str] | None:
         return None
     kept = st.session_state.setdefault("errors_run_dev", {})
     if kept.get(names[0], (None,))[0] is not spec:
-        dev = run_dev_set(spec.folder, spec.train_data, spec.dev_data, spec.dev_limit,
-                          spec.train_config.seed)
+        _, dev, _ = run_datasets(spec.folder, spec.train_data, spec.dev_data,
+                                 seed=spec.train_config.seed, dev_limit=spec.dev_limit,
+                                 need_train=False)
         kept[names[0]] = (spec, dev, dataset_fingerprint(dev))
     return kept[names[0]][1:]
 

@@ -20,7 +20,7 @@ from rnnviz.plots.longdep import (
     curves_figure,
     length_sweep_figure,
 )
-from ui.jobs import DONE, ERROR, Job, get_job, live_view, start_job, status_message, stop_job
+from ui.jobs import DONE, Job, get_job, job_progress, live_view, start_job, stop_job
 from ui.lang import lang, page_text
 from ui.lesson import lesson_end
 from ui.quiz import ask
@@ -81,12 +81,9 @@ st.caption(words("live.caption"))
 
 
 def _draw(job: Job) -> None:
-    (st.error if job.status == ERROR else st.caption)(status_message(job, lang()))
-    progress = job.snapshot().get("progress")
+    progress = job_progress(job, lambda p: words("progress", step=p.step, total=p.total_steps))
     if progress is None:
         return
-    st.progress(progress.step / progress.total_steps,
-                text=words("progress", step=progress.step, total=progress.total_steps))
     fig = curves_figure(progress.history, progress.chance, progress.total_steps, lang())
     st.plotly_chart(fig, width="stretch", key="longdep_curves")
 

@@ -32,14 +32,13 @@ from rnnviz.lessons.quiz import Question
 from rnnviz.plots.memnet import attention_figure, curves_figure, sweep_figure
 from ui.jobs import (
     DONE,
-    ERROR,
     STOPPED,
     Job,
     forget_job,
     get_job,
+    job_progress,
     live_view,
     start_job,
-    status_message,
     stop_job,
 )
 from ui.lang import lang, page_text
@@ -75,8 +74,19 @@ st.markdown(words("intro"))
 
 st.header(words("task.header"))
 st.markdown(words("task"))
-st.code("\n\n".join(f"{s.text}\n{s.question}  →  {s.answer}"
-                    for s in example_stories(World.load(lang()), 2, seed=0)), language=None)
+examples = example_stories(World.load(lang()), 2, seed=0)  # a 1-hop, then a 2-hop question
+st.code("\n\n".join(f"{s.numbered}\n{s.question}  →  {s.answer}" for s in examples),
+        language=None)
+# Do the look-ups by hand first: one sentence for a person, two in a set order for a thing.
+person, thing = examples
+ask(words, Question("q_lookup", answer=person.support[0] + 1, rel_tol=0,
+                    values={"question": literal(person.question),
+                            "sentence": literal(person.sentences[person.support[0]])}))
+ask(words, Question("q_first", answer=thing.support[0] + 1, rel_tol=0,
+                    values={"question": literal(thing.question),
+                            "sentence": literal(thing.sentences[thing.support[0]]),
+                            "then": thing.support[1] + 1,
+                            "then_sentence": literal(thing.sentences[thing.support[1]])}))
 
 st.header(words("model.header"))
 st.markdown(words("model"))
@@ -108,12 +118,10 @@ b2.button(words("train.stop"), key="memnet_stop", on_click=stop_job, args=(JOB_K
 
 
 def _draw(job: Job) -> None:
-    (st.error if job.status == ERROR else st.caption)(status_message(job, lang()))
-    progress = job.snapshot().get("progress")
+    progress = job_progress(
+        job, lambda p: words("train.progress", step=p.step, total=p.total_steps))
     if progress is None:
         return
-    st.progress(progress.step / progress.total_steps,
-                text=words("train.progress", step=progress.step, total=progress.total_steps))
     st.plotly_chart(curves_figure(progress.history, progress.total_steps, lang()),
                     width="stretch", key="memnet_curves")
 

@@ -37,7 +37,7 @@ from rnnviz.plots.recursive import (
     toy_curves_figure,
     tree_figure,
 )
-from ui.jobs import DONE, ERROR, Job, get_job, live_view, start_job, status_message, stop_job
+from ui.jobs import DONE, Job, get_job, job_progress, live_view, start_job, stop_job
 from ui.lang import lang, page_text
 from ui.lesson import lesson_end
 from ui.quiz import ask
@@ -206,14 +206,11 @@ stop_col.button(words("toy.stop"), key="recursive_stop", on_click=stop_job, args
 
 
 def _draw(job: Job) -> None:
-    (st.error if job.status == ERROR else st.caption)(status_message(job, lang()))
-    progress = job.snapshot().get("progress")
+    progress = job_progress(job, lambda p: words("toy.progress", step=p.step, total=p.total_steps))
     if progress is None:
         if not job.finished:
             st.caption(words("toy.starting"))
         return
-    st.progress(progress.step / progress.total_steps,
-                text=words("toy.progress", step=progress.step, total=progress.total_steps))
     st.plotly_chart(toy_curves_figure(progress.history, progress.chance, progress.total_steps,
                                       lang()), width="stretch", key="recursive_curves")
 

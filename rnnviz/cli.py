@@ -364,32 +364,34 @@ def _train(args: argparse.Namespace, model_config: ModelConfig, train_config: Tr
     with ctrl_c_stops(control, sigterm=ctx.distributed, speak=main):
         run = train_to_checkpoint(model_config, train_config, train_set, dev_set, callbacks,
                                   control, source=source)
-    interrupted = control.reason.startswith(INTERRUPTED)
-    status = EXIT_INTERRUPTED if interrupted else 0
-    if ctx.failure:  # another rank failed: keep what we have, then fail
-        status = 1
-    if not main:
-        return status
-    result, state, checkpoint = run.result, run.state, run.checkpoint
-    if checkpoint is None:
-        _note("stopped before the first training step: nothing to save")
-        if ctx.failure:
-            _note(f"error: {ctx.failure}")
-        return status or 1
+        # Still inside: torchrun's agent sends SIGTERM once another rank failed, and it may
+        # come while rank 0 saves; taken as a stop request it cannot cut the save short.
+        interrupted = control.reason.startswith(INTERRUPTED)
+        status = EXIT_INTERRUPTED if interrupted else 0
+        if ctx.failure:  # another rank failed: keep what we have, then fail
+            status = 1
+        if not main:
+            return status
+        result, state, checkpoint = run.result, run.state, run.checkpoint
+        if checkpoint is None:
+            _note("stopped before the first training step: nothing to save")
+            if ctx.failure:
+                _note(f"error: {ctx.failure}")
+            return status or 1
 
-    if result.dev_report is not None:
-        names = [display_class(c, "zh") for c in result.classes]
-        print(format_report(result.dev_report, names))
-    path = checkpoint.save(out)
-    best = (f"best dev accuracy {state.best_dev_accuracy:.4f} at step {state.best_step}"
-            if result.dev_report is not None else f"last weights after step {state.step}")
-    print(f"saved checkpoint {path} ({best}, {count_parameters(checkpoint.model):,} "
-          f"parameters, {result.seconds:.1f}s on {result.device})", flush=True)
-    if ctx.failure:
-        _note(f"error: {ctx.failure}; the checkpoint holds the best weights seen before it")
-    elif interrupted:
-        _note("training was interrupted; the checkpoint holds the best weights seen")
-    return status
+        if result.dev_report is not None:
+            names = [display_class(c, "zh") for c in result.classes]
+            print(format_report(result.dev_report, names))
+        path = checkpoint.save(out)
+        best = (f"best dev accuracy {state.best_dev_accuracy:.4f} at step {state.best_step}"
+                if result.dev_report is not None else f"last weights after step {state.step}")
+        print(f"saved checkpoint {path} ({best}, {count_parameters(checkpoint.model):,} "
+              f"parameters, {result.seconds:.1f}s on {result.device})", flush=True)
+        if ctx.failure:
+            _note(f"error: {ctx.failure}; the checkpoint holds the best weights seen before it")
+        elif interrupted:
+            _note("training was interrupted; the checkpoint holds the best weights seen")
+        return status
 
 
 # ---- evaluate ------------------------------------------------------------------------------

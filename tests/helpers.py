@@ -71,7 +71,7 @@ def tiny_checkpoint(model: str = "textrnn", seed: int = 0, **fields: object) -> 
     torch.manual_seed(seed)
     vocab = Vocab((PAD, UNK, *"股市球赛"))
     config = ModelConfig(model=model, vocab_size=len(vocab), num_classes=2, embed_dim=4,
-                         hidden_size=3, num_layers=1, rcnn_proj=3)  # fmt: skip
+                         hidden_size=3, num_layers=1, rcnn_proj=3)
     return Checkpoint(build_model(config).eval(), config, vocab, ["finance", "sports"], **fields)
 
 

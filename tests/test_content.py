@@ -159,3 +159,11 @@ def test_an_edited_file_is_read_again(tmp_path: Path, monkeypatch: pytest.Monkey
     assert text("fr", "d", "k") == "new words"  # an unknown language reads the default one
     with pytest.raises(RnnVizError, match="no section 'missing'"):
         text("en", "d", "missing")
+
+
+def test_every_question_prompt_ends_with_a_question_mark() -> None:
+    """ui/quiz.py asks ``<key>.prompt``: a question, in both languages (？ or ?)."""
+    bad = [f"{doc}#{key} ({lang})" for doc in _docs() for lang in LANGUAGES
+           for key, body in load(doc, lang).sections.items()
+           if key.endswith(".prompt") and not body.rstrip().endswith(("？", "?"))]
+    assert bad == []

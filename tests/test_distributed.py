@@ -351,7 +351,7 @@ def test_a_crashed_rank_fails_the_run_naming_it_and_rank_0_keeps_the_best(
     failed = "rank 1 of 2 failed: RuntimeError: injected failure on rank 1 at step 15"
     assert f"error: {failed}" in proc.stderr  # rank 1's own line
     # Rank 0 names it too (from the rendezvous store) and saves what it had.
-    assert "the checkpoint holds the best weights seen before it" in proc.stderr
+    assert "the checkpoint holds the best weights seen before it" in proc.stderr, proc.stderr
     assert proc.stderr.count(failed) >= 2
     checkpoint = load_checkpoint(out)
     assert checkpoint.info["stop_reason"].startswith("rank 1 of 2 failed")

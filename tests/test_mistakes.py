@@ -30,12 +30,12 @@ from rnnviz.core.mistakes import (
     load_labelled_upload,
     model_fingerprint,
     predict_dataset,
-    run_dev_set,
     thucnews_dev_file,
 )
 from rnnviz.core.models import ModelConfig
 from rnnviz.core.predict import Predictor
 from rnnviz.core.text import PAD, UNK, Vocab
+from rnnviz.core.training_data import run_datasets
 from rnnviz.errors import RnnVizError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
@@ -218,13 +218,14 @@ def test_the_dev_set_of_an_app_run_is_rebuilt_exactly(tmp_path: Path, case: str)
         spec.train_data = _data(80, 4)
         spec.dev_data = _data(40, 5) if case == "upload_dev" else None
     _, dev, _ = job_data(Job(), spec)
-    rebuilt = run_dev_set(spec.folder, spec.train_data, spec.dev_data, spec.dev_limit,
-                          spec.train_config.seed)
+    _, rebuilt, _ = run_datasets(spec.folder, spec.train_data, spec.dev_data,
+                                 seed=spec.train_config.seed, dev_limit=spec.dev_limit,
+                                 need_train=False)
     assert (rebuilt.texts, rebuilt.labels, rebuilt.classes) == (dev.texts, dev.labels,
                                                                 dev.classes)
     assert 0 < len(rebuilt) <= 20
-    with pytest.raises(RnnVizError, match="no data"):
-        run_dev_set(None, None, None, 0, 0)
+    with pytest.raises(RnnVizError, match="no training data"):
+        run_datasets(None, None, None, seed=0)
 
 
 def test_the_dev_file_is_found_in_the_data_directory(tmp_path: Path) -> None:

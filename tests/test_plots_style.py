@@ -24,13 +24,20 @@ def test_light_template_is_plotly_whites_layout_without_trace_defaults() -> None
 
 def test_figures_carry_the_light_template_and_the_asked_margin() -> None:
     fig = probability_figure({"sports": 0.9, "finance": 0.1}, "sports")
-    assert fig.layout.template.layout.plot_bgcolor == pio.templates["plotly_white"].layout.plot_bgcolor
+    assert (
+        fig.layout.template.layout.plot_bgcolor
+        == pio.templates["plotly_white"].layout.plot_bgcolor
+    )
     assert not fig.layout.template.data.to_plotly_json()
     assert base_layout(top=40)["margin"]["t"] == 40
 
 
 @pytest.mark.parametrize("module", [m.name for m in pkgutil.iter_modules(rnnviz.plots.__path__)])
 def test_no_plot_module_names_a_full_template(module: str) -> None:
-    text = Path(importlib.import_module(f"rnnviz.plots.{module}").__file__).read_text(encoding="utf-8")
+    text = Path(importlib.import_module(f"rnnviz.plots.{module}").__file__).read_text(
+        encoding="utf-8"
+    )
     if module != "style":
-        assert "plotly_white" not in text, f"rnnviz/plots/{module}.py names a full template; use style.LIGHT"
+        assert "plotly_white" not in text, (
+            f"rnnviz/plots/{module}.py names a full template; use style.LIGHT"
+        )

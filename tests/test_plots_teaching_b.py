@@ -139,7 +139,11 @@ def test_bidirectional_figures() -> None:
     fwd, bwd = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
     fig = concat_states_figure(tokens, fwd, bwd, "en")
     view = lambda d, s: GateView(tokens, "lstm", 0, d, {"h": s})  # noqa: E731
-    np.testing.assert_allclose(np.array(fig.data[0].z).T, concat_directions([view("forward", fwd), view("backward", bwd)]), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.array(fig.data[0].z).T,
+        concat_directions([view("forward", fwd), view("backward", bwd)]),
+        rtol=1e-6,
+    )
     assert fig.layout.shapes[0].y0 == 2.5  # the divider between the two halves
 
     norms = direction_norms_figure(tokens, np.arange(6.0), np.ones(6), "en")

@@ -405,7 +405,7 @@ def test_progress_is_reported_and_stop_ends_the_run_early() -> None:
     seen = []
     result = train_tree_vs_chain(ToyConfig(steps=50, report_every=10, eval_size=20,
                                            hidden_size=8), callback=seen.append,
-                                 should_stop=lambda: len(seen) >= 3)  # fmt: skip
+                                 should_stop=lambda: len(seen) >= 3)
     assert result.stopped and result.reason == "stopped"
     assert result.steps_done == 20
     assert [p.step for p in seen] == [0, 10, 20, 20] and seen[-1].done

@@ -28,7 +28,9 @@ def test_demo_states_match_torch_rnn(activation: str) -> None:
     chars, x = embed_text(TEXT)
     run = run_rnn(model, x)
 
-    rnn = torch.nn.RNN(model.input_size, model.hidden_size, nonlinearity=activation, dtype=torch.float64)
+    rnn = torch.nn.RNN(
+        model.input_size, model.hidden_size, nonlinearity=activation, dtype=torch.float64
+    )
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(torch.from_numpy(model.U))
         rnn.weight_hh_l0.copy_(torch.from_numpy(model.W))

@@ -39,6 +39,7 @@ import streamlit as st
 
 from rnnviz.content import Text
 from rnnviz.errors import RnnVizError
+from ui.lang import lang
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,17 @@ def status_message(job: Job, lang: str = "zh") -> str:
     return _T(lang, "error", error=job.error)
 
 
+def job_progress(job: Job, label: Callable[[Any], str]) -> Any | None:
+    """Draw ``job``'s status line and, once it has published ``progress`` (anything with
+    ``step`` and ``total_steps``), a progress bar labelled ``label(progress)``; returns that
+    progress (None before the first report) for the page to draw its curves from."""
+    (st.error if job.status == ERROR else st.caption)(status_message(job, lang()))
+    progress = job.snapshot().get("progress")
+    if progress is not None:
+        st.progress(progress.step / progress.total_steps, text=label(progress))
+    return progress
+
+
 def keep_jobs_alive(every_s: float = 10.0) -> None:
     """Beat this session's unfinished jobs every ``every_s`` seconds from whatever page is open.
 
@@ -293,6 +305,7 @@ def _in_fragment_rerun() -> bool:
 
 __all__ = [
     "DONE", "ERROR", "FINISHED", "QUEUED", "RUNNING", "STOPPED", "Job", "JobRunner",
-    "forget_job", "get_job", "job_runner", "keep_jobs_alive", "live_view", "start_job",
+    "forget_job", "get_job", "job_progress", "job_runner", "keep_jobs_alive", "live_view",
+    "start_job",
     "status_message", "stop_job",
 ]

@@ -3,8 +3,6 @@ is shown in each language (THUCNews's English names in Chinese, cnews's Chinese 
 
 from __future__ import annotations
 
-from rnnviz.i18n import pick
-
 # THUCNews class.txt order: line index = label id.
 THUCNEWS_CLASSES = (
     "finance", "realty", "stocks", "education", "science",
@@ -30,7 +28,7 @@ def display_class(name: str, lang: str = "zh") -> str:
 
     Unknown names come back unchanged.
     """
-    return pick(lang, CLASS_NAMES_ZH.get(name, name), CLASS_NAMES_EN.get(name, name))
+    return (CLASS_NAMES_EN if lang == "en" else CLASS_NAMES_ZH).get(name, name)
 
 
 __all__ = ["CLASS_NAMES_EN", "CLASS_NAMES_ZH", "CNEWS_CLASSES", "THUCNEWS_CLASSES",

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rnnviz import paths
+from rnnviz.content import Text
 from rnnviz.errors import RnnVizError
-from rnnviz.i18n import pick
 
+_T = Text("core/data")
 FORMATS = ("thucnews", "cnews")
 SPLITS = ("train", "dev", "test")
 CLASS_FILE = "class.txt"
@@ -85,19 +86,30 @@ class Dataset:
 
 @dataclass(frozen=True)
 class DataIssue:
-    """One problem in one file; ``line`` is 1-based (0 = the whole file)."""
+    """One problem in one file; ``line`` is 1-based (0 = the whole file). Its words are
+    section ``key`` of content/<lang>/core/data.md, filled with ``values``."""
 
     file: str
     line: int
-    message: str  # English
-    message_zh: str
+    key: str
+    values: tuple[tuple[str, object], ...] = ()
+
+    def text(self, lang: str = "zh") -> str:
+        return _T(lang, self.key, **dict(self.values))
+
+    @property
+    def message(self) -> str:
+        """In English (the CLI's language)."""
+        return self.text("en")
+
+    @property
+    def message_zh(self) -> str:
+        return self.text("zh")
 
     def describe(self, lang: str = "zh") -> str:
         """E.g. "line 17: unknown label 'xyz'" / "第 17 行：未知标签 'xyz'"."""
-        msg = pick(lang, self.message_zh, self.message)
-        if self.line <= 0:
-            return msg
-        return pick(lang, f"第 {self.line} 行：{msg}", f"line {self.line}: {msg}")
+        msg = self.text(lang)
+        return msg if self.line <= 0 else _T(lang, "at_line", line=self.line, problem=msg)
 
 
 @dataclass
@@ -127,14 +139,8 @@ class LoadReport:
             self.issues.append(issue)
 
     def summary(self, lang: str = "zh") -> str:
-        skipped = self.lines_read - self.lines_kept
-        return pick(
-            lang,
-            f"{self.source}：读取 {self.lines_read} 行，保留 {self.lines_kept} 行，"
-            f"跳过 {skipped} 行",
-            f"{self.source}: read {self.lines_read} lines, kept {self.lines_kept}, "
-            f"skipped {skipped}",
-        )
+        return _T(lang, "summary", source=self.source, read=self.lines_read,
+                  kept=self.lines_kept, skipped=self.lines_read - self.lines_kept)
 
 
 # ---- bytes -> lines ------------------------------------------------------------------------
@@ -198,15 +204,11 @@ def _split_lines(data: bytes, name: str) -> list[_Line]:
     return out
 
 
-def _decode_messages(line: _Line) -> tuple[str, str]:
+def _decode_problem(line: _Line) -> tuple[str, dict[str, object]]:
+    """The words of an undecodable line: (content key, values)."""
     byte = f"0x{line.raw[line.bad_at]:02x}"
-    gbk = _looks_gbk(line.raw)
-    return (
-        f"not valid UTF-8: byte {byte} at offset {line.bad_at}"
-        + (" (looks like GBK)" if gbk else ""),
-        f"不是有效的 UTF-8：偏移 {line.bad_at} 处的字节 {byte}"
-        + ("（像是 GBK 编码）" if gbk else ""),
-    )
+    key = "not_utf8.gbk" if _looks_gbk(line.raw) else "not_utf8"
+    return key, {"byte": byte, "offset": line.bad_at}
 
 
 # ---- class lists ---------------------------------------------------------------------------
@@ -347,56 +349,42 @@ def _parse(
         )
     report = LoadReport(source=name, fmt=fmt, lines_read=len(lines), max_issues=max_issues)
 
-    def problem(number: int, en: str, zh: str) -> None:
+    def problem(number: int, key: str, **values: object) -> None:
+        issue = DataIssue(name, number, key, tuple(values.items()))
         if strict:
-            raise RnnVizError(en, where=f"{name}:{number}")
-        report.add(DataIssue(name, number, en, zh))
-
-    layout_en, layout_zh = (
-        ("text, label id", "文本、类别编号") if fmt == "thucnews" else ("label, text", "类别、文本")
-    )
+            raise RnnVizError(issue.message, where=f"{name}:{number}")
+        report.add(issue)
     index = {c: i for i, c in enumerate(classes)} if classes is not None else None
     rows: list[tuple[str, str, int]] = []  # (text, label, line) — labels resolved below
     for entry in lines:
         number, line = entry.number, entry.text
         if line is None:
-            problem(number, *_decode_messages(entry))
+            key, values = _decode_problem(entry)
+            problem(number, key, **values)
             continue
         cols = line.split("\t")
         if len(cols) != 2:
-            problem(
-                number,
-                f"expected 2 tab-separated columns ({layout_en}), found {len(cols)}",
-                f"应为用制表符分隔的 2 列（{layout_zh}），实际 {len(cols)} 列",
-            )
+            problem(number, f"columns.{fmt}", found=len(cols))
             continue
         text, label = (cols[0], cols[1]) if fmt == "thucnews" else (cols[1], cols[0])
         text, label = text.strip(), label.strip()
         if not label:
-            problem(number, "empty label", "标签为空")
+            problem(number, "empty_label")
             continue
         if not text:
-            problem(number, "empty text", "文本为空")
+            problem(number, "empty_text")
             continue
         if fmt == "thucnews":
             assert classes is not None
             if not _INT.fullmatch(label):
-                problem(
-                    number,
-                    f"label {label!r} is not an integer class id",
-                    f"标签 {label!r} 不是整数类别编号",
-                )
+                problem(number, "label_not_int", label=repr(label))
                 continue
             if not 0 <= int(label) < len(classes):
                 n = len(classes)
-                problem(
-                    number,
-                    f"unknown label: id {label} is out of range 0..{n - 1} ({n} classes)",
-                    f"未知标签：编号 {label} 超出范围 0..{n - 1}（共 {n} 个类别）",
-                )
+                problem(number, "label_out_of_range", label=label, last=n - 1, n=n)
                 continue
         elif index is not None and label not in index:
-            problem(number, f"unknown label {label!r}", f"未知标签 {label!r}")
+            problem(number, "unknown_label", label=repr(label))
             continue
         rows.append((text, label, number))
 

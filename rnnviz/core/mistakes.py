@@ -32,7 +32,6 @@ from rnnviz.core.data import (
     LoadReport,
     detect_format,
     load_dataset_bytes,
-    load_split,
     parse_classes,
     thucnews_folder,
 )
@@ -40,7 +39,6 @@ from rnnviz.core.evaluate import align_classes
 from rnnviz.core.metrics import EvalReport, classification_report
 from rnnviz.core.predict import Predictor
 from rnnviz.core.text import PAD_ID, UNK_ID, encode_text
-from rnnviz.core.training_data import sample, split_dev
 from rnnviz.errors import RnnVizError
 
 # The two orders a cell's titles can be listed in, each a stated key.
@@ -287,26 +285,6 @@ def thucnews_dev_file(roots: Sequence[str | os.PathLike[str]] | None = None) -> 
     return None
 
 
-def run_dev_set(folder: str | os.PathLike[str] | None, train_data: Dataset | None,
-                dev_data: Dataset | None, dev_limit: int, seed: int) -> Dataset:
-    """The dev set a training run of the app scored itself on, rebuilt from what it was given:
-    the same choices as ``rnnviz.jobs.training`` (a folder's dev.txt, else the upload's dev
-    file, else the tenth held out of the training data; then ``dev_limit`` drawn with
-    ``seed``), so the same titles in the same order (tests/test_mistakes.py checks it)."""
-    if folder is not None:
-        dev = None
-        if thucnews_folder(folder, "dev.txt") is not None:
-            dev, _ = load_split(folder, "dev")
-        if dev is None:
-            train, _ = load_split(folder, "train")
-            _, dev = split_dev(train, 0.1, seed)
-    elif train_data is not None:
-        dev = dev_data if dev_data is not None else split_dev(train_data, 0.1, seed)[1]
-    else:
-        raise RnnVizError("the run had no data")
-    return sample(dev, dev_limit, seed)
-
-
 def load_labelled_upload(data: bytes, name: str, model_classes: Sequence[str],
                          classes_bytes: bytes | None = None) -> tuple[Dataset, LoadReport]:
     """An uploaded labelled file in either training-page format, read leniently (bad lines
@@ -333,5 +311,5 @@ __all__ = [
     "ORDERS", "DatasetPredictions", "Example", "ReportCheck", "cell_examples",
     "check_against_report", "dataset_fingerprint", "hardest_examples", "hardest_per_class",
     "load_labelled_upload", "model_fingerprint", "most_common_confusion", "predict_dataset",
-    "run_dev_set", "thucnews_dev_file",
+    "thucnews_dev_file",
 ]

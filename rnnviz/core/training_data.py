@@ -4,13 +4,21 @@ from it."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rnnviz.core.classes import THUCNEWS_CLASSES
-from rnnviz.core.data import Dataset, LoadReport, detect_format, load_dataset_bytes
+from rnnviz.core.data import (
+    Dataset,
+    LoadReport,
+    detect_format,
+    load_dataset_bytes,
+    load_split,
+    thucnews_folder,
+)
 from rnnviz.errors import RnnVizError
 
 
@@ -34,6 +42,32 @@ def split_dev(dataset: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple[D
     order = np.random.default_rng(seed).permutation(len(dataset)).tolist()
     k = min(len(dataset) - 1, max(1, round(len(dataset) * fraction)))
     return dataset.take(sorted(order[k:])), dataset.take(sorted(order[:k]))
+
+
+def run_datasets(folder: str | os.PathLike[str] | None, train_data: Dataset | None,
+                 dev_data: Dataset | None, *, seed: int, train_limit: int = 0,
+                 dev_limit: int = 0, need_train: bool = True
+                 ) -> tuple[Dataset | None, Dataset, str]:
+    """(train, dev, source) of a training run of the app: a THUCNews folder's train.txt and
+    dev.txt, or an upload's files; without a dev set, a random tenth of the training data held
+    out; then ``train_limit`` / ``dev_limit`` examples drawn with ``seed``.
+
+    The training job reads its data through here, and the error page rebuilds a run's dev set
+    through here (``need_train=False`` skips reading train.txt when dev.txt exists), so both
+    see the same titles in the same order.
+    """
+    if folder is not None:
+        dev = load_split(folder, "dev")[0] if thucnews_folder(folder, "dev.txt") else None
+        train = load_split(folder, "train")[0] if need_train or dev is None else None
+        source = str(folder)
+    elif train_data is not None:
+        train, dev, source = train_data, dev_data, train_data.source
+    else:
+        raise RnnVizError("no training data chosen")
+    if dev is None:
+        train, dev = split_dev(train, 0.1, seed)
+    train = sample(train, train_limit, seed) if train is not None and need_train else None
+    return train, sample(dev, dev_limit, seed), source
 
 
 def check_trainable(dataset: Dataset) -> None:

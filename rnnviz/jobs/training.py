@@ -18,21 +18,21 @@ from typing import Any
 
 import torch
 
+from rnnviz.content import Text
 from rnnviz.core.callbacks import TrainerCallback, TrainerControl, TrainerState
 from rnnviz.core.checkpoint import Checkpoint
 from rnnviz.core.config import CELL_NAMES, ModelConfig, TrainConfig
 from rnnviz.core.curves import MAX_CURVE_POINTS, thin
-from rnnviz.core.data import Dataset, load_split, thucnews_folder
+from rnnviz.core.data import Dataset
 from rnnviz.core.metrics import EvalReport
 from rnnviz.core.models import count_parameters
 from rnnviz.core.predict import Predictor
-from rnnviz.core.training_data import check_trainable, sample, split_dev
+from rnnviz.core.training_data import check_trainable, run_datasets
 from rnnviz.core.training_run import train_to_checkpoint
-from rnnviz.errors import RnnVizError
-from rnnviz.i18n import pick
 from rnnviz.jobs.process import JobLike, run_in_subprocess
 from rnnviz.paths import download_dir
 
+_T = Text("jobs/training")
 STOPPED_BY_USER = "stopped by user"
 MIN_DEV_EXAMPLES = 200
 
@@ -130,22 +130,12 @@ class JobProgress(TrainerCallback):
 
 
 def _data(job: JobLike, spec: TrainingSpec) -> tuple[Dataset, Dataset, str]:
-    seed = spec.train_config.seed
     if spec.folder is not None:
         job.update(phase="loading")
-        train_set, _ = load_split(spec.folder, "train")
-        dev_set = None
-        if thucnews_folder(spec.folder, "dev.txt") is not None:
-            dev_set, _ = load_split(spec.folder, "dev")
-        source = str(spec.folder)
-    elif spec.train_data is not None:
-        train_set, dev_set, source = spec.train_data, spec.dev_data, spec.train_data.source
-    else:
-        raise RnnVizError("no training data chosen")
-    if dev_set is None:
-        train_set, dev_set = split_dev(train_set, 0.1, seed)
-    train_set = sample(train_set, spec.train_limit, seed)
-    dev_set = sample(dev_set, spec.dev_limit, seed)
+    train_set, dev_set, source = run_datasets(
+        spec.folder, spec.train_data, spec.dev_data, seed=spec.train_config.seed,
+        train_limit=spec.train_limit, dev_limit=spec.dev_limit)
+    assert train_set is not None  # need_train: always read
     check_trainable(train_set)
     return train_set, dev_set, source
 
@@ -201,11 +191,11 @@ def _train_for_parent(job: JobLike, spec: TrainingSpec) -> TrainingOutcome:
 
 def describe_config(config: ModelConfig, lang: str = "zh") -> str:
     """A short name for a run: "Text-RNN · 双向 LSTM 1×64 · 字"."""
-    model = "Text-RNN" if config.model == "textrnn" else "RCNN"
-    bi = pick(lang, "双向 ", "bi-") if config.model == "textrnn" and config.bidirectional else ""
-    tok = pick(lang, "字", "char") if config.tokenizer == "char" else pick(lang, "词", "word")
-    size = f"{config.num_layers}×{config.hidden_size}"
-    return f"{model} · {bi}{CELL_NAMES[config.cell]} {size} · {tok}"
+    both_ways = config.model == "textrnn" and config.bidirectional
+    return _T(lang, "run_name.bi" if both_ways else "run_name",
+              model="Text-RNN" if config.model == "textrnn" else "RCNN",
+              cell=CELL_NAMES[config.cell], size=f"{config.num_layers}×{config.hidden_size}",
+              tokens=_T(lang, f"tokens.{config.tokenizer}"))
 
 
 # ---- download ------------------------------------------------------------------------------

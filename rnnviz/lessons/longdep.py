@@ -29,6 +29,7 @@ from rnnviz.content import Text
 from rnnviz.core.cells import NN_MODULES
 from rnnviz.core.config import CELL_NAMES, CELLS
 from rnnviz.errors import RnnVizError
+from rnnviz.lessons.lockstep import History, copy_history, race
 
 KINDS = CELLS
 KIND_NAMES = CELL_NAMES
@@ -242,10 +243,6 @@ def evaluate_accuracy(model: nn.Module, task: FirstSymbolTask, size: int, seed: 
     return acc
 
 
-def _copy_history(history: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, list[float]]]:
-    return {k: {name: list(v) for name, v in h.items()} for k, h in history.items()}
-
-
 def train_side_by_side(
     config: LongDepConfig,
     callback: Callable[[LongDepProgress], None] | None = None,
@@ -261,46 +258,23 @@ def train_side_by_side(
     models = {kind: build_model(kind, config) for kind in config.kinds}
     optims = {k: torch.optim.Adam(m.parameters(), lr=config.lr) for k, m in models.items()}
     data = torch.Generator().manual_seed(config.seed)
-    history = {k: {"step": [], "loss": [], "accuracy": []} for k in config.kinds}
-    start = time.monotonic()
-    stopped, reason, step = False, "", 0
 
-    def report(done: bool) -> None:
+    def progress(step: int, elapsed: float, history: History, done: bool) -> None:
         if callback is not None:
-            callback(LongDepProgress(step, config.steps, time.monotonic() - start,
-                                     _copy_history(history), task.chance, done))
+            callback(LongDepProgress(step, config.steps, elapsed, history, task.chance, done))
 
-    report(False)
-    while step < config.steps:
-        if should_stop is not None and should_stop():
-            stopped, reason = True, "stopped"
-            break
-        if config.time_budget_s and time.monotonic() - start > config.time_budget_s:
-            stopped, reason = True, "time budget"
-            break
-        x, y = task.sample(config.batch_size, data)
-        step += 1
-        for kind, model in models.items():
-            logits = model(x)
-            loss = nn.functional.cross_entropy(logits, y)
-            optims[kind].zero_grad()
-            loss.backward()
-            if config.clip_norm:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-            optims[kind].step()
-            h = history[kind]
-            h["step"].append(step)
-            h["loss"].append(loss.item())
-            h["accuracy"].append((logits.argmax(-1) == y).float().mean().item())
-        if step % config.report_every == 0 and step < config.steps:
-            report(False)
-
+    run = race(models, optims, steps=config.steps,
+               next_batch=lambda: task.sample(config.batch_size, data),
+               forward=lambda kind, model, x, step: model(x), clip_norm=config.clip_norm,
+               report_every=config.report_every, time_budget_s=config.time_budget_s,
+               should_stop=should_stop,
+               report=lambda step, elapsed, history: progress(step, elapsed, history, False))
     final = {k: evaluate_accuracy(m, task, config.eval_size, config.seed)
              for k, m in models.items()}
-    elapsed = time.monotonic() - start
-    report(True)
-    return LongDepResult(config, _copy_history(history), final, step, elapsed, stopped, reason,
-                         task.chance, models)
+    elapsed = time.monotonic() - run.started
+    progress(run.steps_done, elapsed, copy_history(run.history), True)
+    return LongDepResult(config, copy_history(run.history), final, run.steps_done, elapsed,
+                         run.stopped, run.reason, task.chance, models)
 
 
 def moving_average(values: list[float] | np.ndarray, window: int) -> np.ndarray:

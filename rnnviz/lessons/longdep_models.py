@@ -21,11 +21,8 @@ train ninety models at once; these load in milliseconds and are the same for eve
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from functools import cache, lru_cache
 from pathlib import Path
@@ -36,6 +33,7 @@ from safetensors import safe_open
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from rnnviz.core.atomic import write_atomically
 from rnnviz.errors import RnnVizError
 from rnnviz.lessons.longdep import (
     KINDS,
@@ -154,19 +152,7 @@ def save_set(trained: TrainedSet, path: Path) -> Path:
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
                 "length": str(trained.length), "models": json.dumps(models),
                 "info": json.dumps(trained.info)}
-    data = save_safetensors(tensors, metadata=metadata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomically(path, save_safetensors(tensors, metadata=metadata))
 
 
 def _config(raw: Any, kind: str, length: int, label: str) -> LongDepConfig:

@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from rnnviz.content import Text, fill, load
 from rnnviz.core.text import normalize
 from rnnviz.errors import RnnVizError
+from rnnviz.lessons.lockstep import History, copy_history, race
 
 DOC = "lessons/memnet"
 _T = Text(DOC)
@@ -226,7 +227,8 @@ def build_vocab(world: World) -> StoryVocab:
 @dataclass(frozen=True)
 class Story:
     """A story (its sentences as shown), a question and, when known, its answer, the kind of
-    question and the supporting sentences (0-based)."""
+    question and the supporting sentences (0-based) in the order a reader looks them up: for
+    a thing, who picked it up, then where that person went last (which may come earlier)."""
 
     sentences: tuple[str, ...]
     question: str
@@ -241,6 +243,11 @@ class Story:
         ended = [s if _SENTENCE_END.search(s[-1:]) else s + ("。" if cjk else ".")
                  for s in self.sentences]
         return ("" if cjk else " ").join(ended)
+
+    @property
+    def numbered(self) -> str:
+        """One sentence a line, numbered from 1 (the numbers the lesson's questions use)."""
+        return "\n".join(f"{i} {sentence}" for i, sentence in enumerate(self.sentences, 1))
 
     @property
     def key(self) -> str:
@@ -292,8 +299,7 @@ def generate_story(world: World, rng: np.random.Generator, n_sentences: int,
             person, grabbed = holder[thing]
             place, moved = where[person]
             question = fill(world.ask_thing, {"thing": thing})
-            return Story(tuple(sentences), question, normalize(place), kind,
-                         tuple(sorted((grabbed, moved))))
+            return Story(tuple(sentences), question, normalize(place), kind, (grabbed, moved))
     raise RnnVizError(f"no {kind} story of {n_sentences} sentences found", where="memnet.story")
 
 
@@ -405,7 +411,7 @@ def solve(story: Story, world: World, vocab: StoryVocab) -> tuple[str | None, st
         held = holder.get(asked["thing"])
         fact = where.get(held[0]) if held else None
         if held and fact:
-            return fact[0], "thing", tuple(sorted((held[1], fact[1])))
+            return fact[0], "thing", (held[1], fact[1])
         return None, "thing", ()
     return None, None, ()
 
@@ -764,56 +770,42 @@ def train_comparison(config: MemNetConfig,
               for k, o in optims.items()}
     rng = np.random.default_rng([config.seed, 7])
     lengths = list(range(config.min_sentences, config.max_sentences + 1))
-    history: dict[str, dict[str, list[float]]] = {
-        k: {"step": [], "loss": [], "accuracy": []} for k in models}
-    start = time.monotonic()
-    step, stopped = 0, False
 
-    def report(done: bool) -> None:
+    def progress(step: int, elapsed: float, history: History, done: bool) -> None:
         if callback is not None:
-            copy = {k: {n: list(v) for n, v in h.items()} for k, h in history.items()}
-            callback(MemNetProgress(step, config.steps, time.monotonic() - start, copy, done))
+            callback(MemNetProgress(step, config.steps, elapsed, history, done))
 
-    report(False)
-    for model in models.values():
-        model.train()
-    while step < config.steps:
-        if (should_stop is not None and should_stop()) or (
-                config.time_budget_s and time.monotonic() - start > config.time_budget_s):
-            stopped = True
-            break
+    def next_batch() -> tuple[Batch, Tensor]:
         batch = encode(sample_stories(world, rng, config.batch_size, lengths,
                                       config.two_hop_share), vocab)
-        step += 1
-        for name, model in models.items():
-            reading = model(batch, softmax=step > config.linear_start)
-            loss = nn.functional.cross_entropy(reading.logits, batch.answer)
-            optims[name].zero_grad()
-            loss.backward()
-            if config.clip_norm:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-            optims[name].step()
-            scheds[name].step()
-            for e in getattr(model, "embed", ()):  # the padding word stays the zero vector
-                e.weight.data[0].zero_()
-            h = history[name]
-            h["step"].append(step)
-            h["loss"].append(loss.item())
-            h["accuracy"].append(float((reading.logits.argmax(-1) == batch.answer).float().mean()))
-        if step % config.report_every == 0 and step < config.steps:
-            report(False)
+        return batch, batch.answer
+
+    def after_step(name: str, model: nn.Module) -> None:
+        scheds[name].step()
+        for e in getattr(model, "embed", ()):  # the padding word stays the zero vector
+            e.weight.data[0].zero_()
+
+    for model in models.values():
+        model.train()
+    run = race(models, optims, steps=config.steps, next_batch=next_batch,
+               forward=lambda name, model, batch, step: model(
+                   batch, softmax=step > config.linear_start).logits,
+               clip_norm=config.clip_norm, report_every=config.report_every,
+               time_budget_s=config.time_budget_s, should_stop=should_stop,
+               report=lambda step, elapsed, history: progress(step, elapsed, history, False),
+               after_step=after_step)
     sweep = {name: {kind: {n: evaluate(model, heldout_stories(world, n, kind,
                                                                config.eval_per_length,
                                                                config.seed), vocab)
                            for n in config.eval_lengths if n >= MIN_SENTENCES[kind]}
                     for kind in KINDS} for name, model in models.items()}
-    elapsed = time.monotonic() - start
-    report(True)
+    elapsed = time.monotonic() - run.started
+    progress(run.steps_done, elapsed, copy_history(run.history), True)
     return MemNetResult(config, world, vocab,
                         {k: {n: t.detach().numpy().copy() for n, t in m.state_dict().items()}
                          for k, m in models.items()},
-                        history, sweep, {k: count_parameters(m) for k, m in models.items()},
-                        step, elapsed, stopped)
+                        run.history, sweep, {k: count_parameters(m) for k, m in models.items()},
+                        run.steps_done, elapsed, run.stopped)
 
 
 def _cosine(step: int, total: int) -> float:

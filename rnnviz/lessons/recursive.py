@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from rnnviz.content import Text
 from rnnviz.core.text import WordTokenizer
 from rnnviz.errors import RnnVizError
+from rnnviz.lessons.lockstep import History, copy_history, race
 
 Tree = Union[int, tuple["Tree", "Tree"]]  # noqa: UP007 (a recursive alias needs the string form)
 Span = tuple[int, int]
@@ -736,10 +737,6 @@ def held_out(config: ToyConfig) -> list[Expression]:
                               random.Random(config.seed * 7919 + _EVAL_SEED))
 
 
-def _copy(history: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, list[float]]]:
-    return {k: {name: list(v) for name, v in h.items()} for k, h in history.items()}
-
-
 def train_tree_vs_chain(config: ToyConfig, callback: Callable[[ToyProgress], None] | None = None,
                         should_stop: Callable[[], bool] | None = None,
                         keep_models: bool = False) -> ToyResult:
@@ -752,41 +749,20 @@ def train_tree_vs_chain(config: ToyConfig, callback: Callable[[ToyProgress], Non
     models = {k: build_model(k, config) for k in KINDS}
     optims = {k: torch.optim.Adam(m.parameters(), lr=config.lr) for k, m in models.items()}
     data = random.Random(config.seed)
-    history: dict[str, dict[str, list[float]]] = {
-        k: {"step": [], "loss": [], "accuracy": []} for k in KINDS}
-    start = time.monotonic()
-    stopped, reason, step = False, "", 0
 
-    def report(done: bool) -> None:
+    def progress(step: int, elapsed: float, history: History, done: bool) -> None:
         if callback is not None:
-            callback(ToyProgress(step, config.steps, time.monotonic() - start, _copy(history),
-                                 1.0 / MOD, done))
+            callback(ToyProgress(step, config.steps, elapsed, history, 1.0 / MOD, done))
 
-    report(False)
-    while step < config.steps:
-        if should_stop is not None and should_stop():
-            stopped, reason = True, "stopped"
-            break
-        if config.time_budget_s and time.monotonic() - start > config.time_budget_s:
-            stopped, reason = True, "time budget"
-            break
+    def next_batch() -> tuple[list[Expression], Tensor]:
         exprs = sample_expressions(config.batch_size, config.max_leaves, data)
-        y = torch.tensor([e.value for e in exprs])
-        step += 1
-        for kind, model in models.items():
-            logits = model(_INPUTS[kind](exprs))
-            loss = nn.functional.cross_entropy(logits, y)
-            optims[kind].zero_grad()
-            loss.backward()
-            if config.clip_norm:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-            optims[kind].step()
-            h = history[kind]
-            h["step"].append(step)
-            h["loss"].append(loss.item())
-            h["accuracy"].append((logits.argmax(-1) == y).float().mean().item())
-        if step % config.report_every == 0 and step < config.steps:
-            report(False)
+        return exprs, torch.tensor([e.value for e in exprs])
+
+    run = race(models, optims, steps=config.steps, next_batch=next_batch,
+               forward=lambda kind, model, exprs, step: model(_INPUTS[kind](exprs)),
+               clip_norm=config.clip_norm, report_every=config.report_every,
+               time_budget_s=config.time_budget_s, should_stop=should_stop,
+               report=lambda step, elapsed, history: progress(step, elapsed, history, False))
 
     test = held_out(config)
     depths = np.array([e.depth for e in test])
@@ -796,11 +772,11 @@ def train_tree_vs_chain(config: ToyConfig, callback: Callable[[ToyProgress], Non
         final[kind] = float(right.mean())
         by_depth[kind] = {int(d): float(right[depths == d].mean()) for d in np.unique(depths)}
     counts = {int(d): int((depths == d).sum()) for d in np.unique(depths)}
-    elapsed = time.monotonic() - start
-    report(True)
-    return ToyResult(config, _copy(history), final, by_depth, counts,
-                     {k: count_parameters(m) for k, m in models.items()}, step, elapsed, stopped,
-                     reason, models=models if keep_models else {})
+    elapsed = time.monotonic() - run.started
+    progress(run.steps_done, elapsed, copy_history(run.history), True)
+    return ToyResult(config, copy_history(run.history), final, by_depth, counts,
+                     {k: count_parameters(m) for k, m in models.items()}, run.steps_done,
+                     elapsed, run.stopped, run.reason, models=models if keep_models else {})
 
 
 def run_toy_job(job: Any, config: ToyConfig) -> ToyResult:

@@ -187,8 +187,10 @@ def step_latex(model: TinyRNN, terms: StepTerms, digits: int = 2) -> str:
     m = lambda a: _matrix(a, digits)  # noqa: E731
     return (
         r"\begin{aligned}"
-        rf"h_{{{t}}} &= {f}\Big(\underbrace{{{m(model.U)}}}_{{U}}\underbrace{{{m(terms.x_t)}}}_{{x_{{{t}}}}} \\"
-        rf"&\qquad + \underbrace{{{m(model.W)}}}_{{W}}\underbrace{{{m(terms.h_prev)}}}_{{h_{{{t - 1}}}}}"
+        rf"h_{{{t}}} &= {f}\Big(\underbrace{{{m(model.U)}}}_{{U}}"
+        rf"\underbrace{{{m(terms.x_t)}}}_{{x_{{{t}}}}} \\"
+        rf"&\qquad + \underbrace{{{m(model.W)}}}_{{W}}"
+        rf"\underbrace{{{m(terms.h_prev)}}}_{{h_{{{t - 1}}}}}"
         rf" + \underbrace{{{m(terms.b)}}}_{{b}}\Big) \\[4pt]"
         rf"&= {f}\Big({m(terms.Ux)} + {m(terms.Wh)} + {m(terms.b)}\Big)"
         rf" = {f}\Big({m(terms.a)}\Big) = {m(terms.h_t)}"

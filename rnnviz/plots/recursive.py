@@ -65,12 +65,12 @@ def tree_figure(run: TreeRun, selected: Span | None = None, lang: str = "zh") ->
             hovertext=[_T(lang, f"hover.{group}", words=html.escape(run.text(s)),
                           vector=_vector_text(run.vectors[s]), norm=norms[s]) for s in spans],
             hoverinfo="text", name=_T(lang, f"node.{group}"), showlegend=False,
-        ))  # fmt: skip
+        ))
     traces.append(go.Scatter(
         x=[float(i) for i in range(len(run.words))], y=[-0.55] * len(run.words), mode="text",
         text=[html.escape(w) for w in run.words], textfont={"size": 15}, hoverinfo="skip",
         showlegend=False,
-    ))  # fmt: skip
+    ))
     if selected is not None and selected in run.children:
         marks = [(selected, _SELECTED), *((c, _CHILD) for c in run.children[selected])]
         traces.append(go.Scatter(
@@ -78,14 +78,14 @@ def tree_figure(run: TreeRun, selected: Span | None = None, lang: str = "zh") ->
             marker={"size": 46, "color": "rgba(0,0,0,0)", "symbol": "circle-open",
                     "line": {"width": 4, "color": [c for _, c in marks]}},
             hoverinfo="skip", showlegend=False, name="selected",
-        ))  # fmt: skip
+        ))
     levels = max(y for _, y in pos.values())
     fig = go.Figure(traces)
     fig.update_layout(
         height=int(150 + 62 * levels), showlegend=False, dragmode=False, **base_layout(top=10),
         xaxis={"visible": False, "range": [-0.7, len(run.words) - 0.3]},
         yaxis={"visible": False, "range": [-0.9, levels + 0.5]},
-    )  # fmt: skip
+    )
     return fig
 
 
@@ -102,13 +102,13 @@ def gradient_figure(grads: Sequence[LeafGradients], words: Sequence[str],
             marker={"size": 11, "color": SHAPE_COLORS.get(g.shape, "#555")},
             text=[html.escape(words[i]) for i in order],
             hovertemplate=_T(lang, "grad.hover") + f"<extra>{_T(lang, f'shape.{g.shape}')}</extra>",
-        ))  # fmt: skip
+        ))
     fig.update_layout(
         height=360, **base_layout(top=40), title=_T(lang, "grad.title"),
         xaxis={"title": _T(lang, "grad.x"), "dtick": 1},
         yaxis={"title": _T(lang, "grad.y"), **_LOG_Y},
         legend={"orientation": "h", "y": -0.25},
-    )  # fmt: skip
+    )
     return fig
 
 
@@ -132,10 +132,10 @@ def toy_curves_figure(history: Mapping[str, Mapping[str, Sequence[float]]], chan
                 x=x, y=y.astype("float32").tolist(), mode="lines", name=name, legendgroup=kind,
                 showlegend=col == 1, line={"color": KIND_COLORS[kind], "width": 2},
                 hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>",
-            ), row=1, col=col)  # fmt: skip
+            ), row=1, col=col)
     fig.add_hline(y=chance, line={"dash": "dash", "color": "#888"}, row=1, col=2,
                   annotation_text=_T(lang, "chance", chance=chance),
-                  annotation_position="top right")  # fmt: skip
+                  annotation_position="top right")
     fig.update_xaxes(range=[0, max(1, total_steps)], title_text=_T(lang, "curves.x"))
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
@@ -153,16 +153,16 @@ def depth_accuracy_figure(result: ToyResult, lang: str = "zh") -> go.Figure:
             marker={"color": KIND_COLORS[kind]},
             customdata=[result.depth_counts[d] for d in depths],
             hovertemplate=_T(lang, "depth.hover") + f"<extra>{kind_name(kind, lang)}</extra>",
-        ))  # fmt: skip
+        ))
     fig.add_hline(y=result.chance, line={"dash": "dash", "color": "#888"},
                   annotation_text=_T(lang, "chance", chance=result.chance),
-                  annotation_position="top right")  # fmt: skip
+                  annotation_position="top right")
     fig.update_layout(
         height=320, barmode="group", title=_T(lang, "depth.title"), **base_layout(top=40),
         xaxis={"title": _T(lang, "depth.x"), "dtick": 1},
         yaxis={"range": [0, 1.05], "tickformat": ".0%"},
         legend={"orientation": "h", "y": -0.3},
-    )  # fmt: skip
+    )
     return fig
 
 

@@ -36,14 +36,14 @@ def _edge(notes: list[dict], x0: float, y0: float, x1: float, y1: float, on: boo
         x=x1 - ux * _R, y=y1 - uy * _R, ax=x0 + ux * _R, ay=y0 + uy * _R,
         xref="x", yref="y", axref="x", ayref="y", text="", showarrow=True,
         arrowhead=2, arrowsize=1.2, arrowwidth=3.5 if on else 1.6, arrowcolor=_HI if on else _LO,
-    ))  # fmt: skip
+    ))
 
 
 def _label(notes: list[dict], x: float, y: float, name: str, on: bool) -> None:
     notes.append(dict(
         x=x, y=y, text=f"<b>{name}</b>" if on else name, showarrow=False,
         font={"size": 17 if on else 14, "color": _HI if on else "#444"},
-    ))  # fmt: skip
+    ))
 
 
 def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go.Figure:
@@ -74,9 +74,10 @@ def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go
     _label(notes, fx - 0.22, 0.5, "U", on["U"])
     _label(notes, fx - 0.22, 1.5, "V", on["V"])
     loop = dict(
-        type="path", path=f"M {fx + 0.17},{1.12} C {fx + 0.8},{1.6} {fx + 0.8},{0.4} {fx + 0.17},{0.88}",
+        type="path",
+        path=f"M {fx + 0.17},{1.12} C {fx + 0.8},{1.6} {fx + 0.8},{0.4} {fx + 0.17},{0.88}",
         line={"color": _HI if on["W"] else _LO, "width": 3.5 if on["W"] else 1.6},
-    )  # fmt: skip
+    )
     _edge(notes, fx + 0.3, 0.83, fx, 1.0, on["W"])  # the loop's arrowhead
     _label(notes, fx + 0.72, 1.0, "W", on["W"])
 
@@ -84,7 +85,7 @@ def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go
     notes.append(dict(
         x=1.75, y=1.0, ax=1.0, ay=1.0, xref="x", yref="y", axref="x", ayref="y",
         text="", showarrow=True, arrowhead=3, arrowwidth=2, arrowcolor="#555",
-    ))  # fmt: skip
+    ))
     notes.append(dict(x=1.375, y=1.25, text=_T(lang, "unfold"), showarrow=False))
 
     # Unrolled: h_0, then steps 1..T.
@@ -93,7 +94,9 @@ def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go
     for t in range(1, T + 1):
         x = x0 + _DX * t
         nodes.append((x, "x", "x" + _sub(t), f"{eq['x']} x{_sub(t)}"))
-        nodes.append((x, "h", "h" + _sub(t), f"h{_sub(t)} = f(U x{_sub(t)} + W h{_sub(t - 1)} + b)"))
+        nodes.append(
+            (x, "h", "h" + _sub(t), f"h{_sub(t)} = f(U x{_sub(t)} + W h{_sub(t - 1)} + b)")
+        )
         nodes.append((x, "o", "o" + _sub(t), f"o{_sub(t)} = V h{_sub(t)} + c"))
         _edge(notes, x, 0, x, 1, on["U"])
         _edge(notes, x, 1, x, 2, on["V"])
@@ -112,7 +115,7 @@ def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go
                 text=[p[2] for p in pts], textfont={"size": 14}, hovertext=[p[3] for p in pts],
                 hoverinfo="text", name=_T(lang, f"node.{kind}"),
             )
-        )  # fmt: skip
+        )
     return go.Figure(
         data=traces,
         layout={
@@ -122,7 +125,7 @@ def rnn_diagram(T: int = 4, highlight: str | None = "W", lang: str = "zh") -> go
             "xaxis": {"visible": False, "range": [-0.6, x0 + _DX * T + 0.6]},
             "yaxis": {"visible": False, "range": [-0.45, 2.45]},
         },
-    )  # fmt: skip
+    )
 
 
 def hidden_heatmap(
@@ -141,15 +144,15 @@ def hidden_heatmap(
             hovertemplate=_T(lang, "heatmap.hover"),
             colorbar={"title": "h"},
         )
-    )  # fmt: skip
+    )
     if step is not None:
         fig.add_shape(
             type="rect", x0=step - 1.5, x1=step - 0.5, y0=-0.5, y1=H - 0.5, xref="x", yref="y",
             line={"color": "#111", "width": 3},
-        )  # fmt: skip
+        )
     fig.update_layout(
         height=60 + 34 * H, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template=LIGHT,
         xaxis={"title": _T(lang, "heatmap.x"), "side": "bottom"},
         yaxis={"autorange": "reversed"},
-    )  # fmt: skip
+    )
     return fig

@@ -111,7 +111,9 @@ class AppPage:
         height = self.page.evaluate(
             "() => { const m = document.querySelector('[data-testid=stMain]');"
             " return m ? m.scrollHeight : document.body.scrollHeight; }")
-        self.page.set_viewport_size({"width": VIEWPORT["width"], "height": min(max(height, 600), 12_000)})
+        self.page.set_viewport_size(
+            {"width": VIEWPORT["width"], "height": min(max(height, 600), 12_000)}
+        )
         self.page.wait_for_timeout(300)
         self.page.screenshot(path=str(path), full_page=True)
         self.page.set_viewport_size(VIEWPORT)

@@ -25,7 +25,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run",
-]  # fmt: skip
+]
 # Set once the script has run to its end (not while it runs, not before the first run).
 APP_IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 APP_CONNECTED = "[data-testid=stApp][data-test-connection-state=CONNECTED]"
@@ -42,13 +42,15 @@ class AppServer:
     """``streamlit run app.py`` as a subprocess; ``start()`` returns once /_stcore/health is ok."""
 
     def __init__(self, log_path: Path, env: dict[str, str] | None = None,
-                 startup_timeout_s: float = 120.0) -> None:  # fmt: skip
+                 startup_timeout_s: float = 120.0) -> None:
         self.log_path = Path(log_path)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout_s = startup_timeout_s
         # One torch thread per forward pass, as a class deployment runs (docs/deploy.md).
-        self.env = {**os.environ, "RNNVIZ_TORCH_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env = {
+            **os.environ, "RNNVIZ_TORCH_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})
+        }
         self.proc: subprocess.Popen | None = None
         self._log = None
 
@@ -59,7 +61,7 @@ class AppServer:
             "--server.headless", "true", "--server.port", str(self.port),
             "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
             "--browser.gatherUsageStats", "false",
-        ]  # fmt: skip
+        ]
 
     @property
     def pid(self) -> int:
@@ -72,7 +74,7 @@ class AppServer:
         self.proc = subprocess.Popen(
             self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,  # own group: stop() kills it all
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

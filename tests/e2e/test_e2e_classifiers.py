@@ -41,7 +41,7 @@ def toy_checkpoint(tmp_path_factory) -> Path:
     texts = [SENTENCE, MARKUP, *(e.text for e in load_examples())]
     vocab = Vocab((PAD, UNK, *sorted({ch for t in texts for ch in t if not ch.isspace()})))
     config = ModelConfig(vocab_size=len(vocab), num_classes=len(THUCNEWS_CLASSES), embed_dim=8,
-                         hidden_size=6, num_layers=2, max_len=64)  # fmt: skip
+                         hidden_size=6, num_layers=2, max_len=64)
     torch.manual_seed(3)
     model = build_model(config).eval()
     with torch.no_grad():
@@ -66,12 +66,14 @@ def _training_file(path: Path, lines: int = 6000, seed: int = 0) -> Path:
     """cnews format (label<TAB>title): four classes with their own characters, easy to learn."""
     rng = random.Random(seed)
     pools = {"体育": "球赛冠军队员比分联赛主场", "财经": "银行利率股市基金投资理财",
-             "科技": "芯片手机网络软件数据智能", "娱乐": "电影明星演唱会综艺导演"}  # fmt: skip
+             "科技": "芯片手机网络软件数据智能", "娱乐": "电影明星演唱会综艺导演"}
     common = "的了在是今日新发布"
     rows = []
     for i in range(lines):
         label = list(pools)[i % len(pools)]
-        rows.append(label + "\t" + "".join(rng.choice(pools[label] + common) for _ in range(rng.randint(6, 16))))
+        rows.append(label + "\t" + "".join(
+            rng.choice(pools[label] + common) for _ in range(rng.randint(6, 16))
+        ))
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
@@ -113,7 +115,9 @@ def assert_matches(app: AppPage, expected: Prediction) -> None:
 # --- predict page ----------------------------------------------------------------------------
 
 
-def test_predict_uploaded_checkpoint_shows_what_the_core_computes(app: AppPage, toy_checkpoint: Path) -> None:
+def test_predict_uploaded_checkpoint_shows_what_the_core_computes(
+    app: AppPage, toy_checkpoint: Path
+) -> None:
     app.open(existing("pages/predict.py"))
     app.choose("模型", UPLOAD_OPTION)
     app.upload("RNN Lab 保存的模型", toy_checkpoint)
@@ -231,7 +235,9 @@ def test_textrnn_trains_stops_and_its_download_predicts_the_same(
     app.assert_healthy()
 
 
-def test_textrcnn_upload_lists_bad_lines_and_refuses_a_gbk_file(app: AppPage, tmp_path: Path) -> None:
+def test_textrcnn_upload_lists_bad_lines_and_refuses_a_gbk_file(
+    app: AppPage, tmp_path: Path
+) -> None:
     app.open(existing("pages/textrcnn.py"))
     app.page.get_by_test_id("stRadio").filter(has_text="数据来源").get_by_text("上传文件").click()
     app.settle()
@@ -243,7 +249,9 @@ def test_textrcnn_upload_lists_bad_lines_and_refuses_a_gbk_file(app: AppPage, tm
     mixed.write_bytes(b"\n".join(lines))
     app.upload("训练文件", mixed)
     main = app.page.get_by_test_id("stMain")
-    expect(main.get_by_test_id("stAlertContentWarning")).to_contain_text("读取 40 行，保留 38 行，跳过 2 行")
+    expect(main.get_by_test_id("stAlertContentWarning")).to_contain_text(
+        "读取 40 行，保留 38 行，跳过 2 行"
+    )
     listing = main.get_by_test_id("stCode").filter(has_text="第 5 行").inner_text()
     assert "第 5 行：不是有效的 UTF-8" in listing and "像是 GBK 编码" in listing
     assert "第 10 行：应为用制表符分隔的 2 列" in listing

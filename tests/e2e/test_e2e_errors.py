@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 
 UPLOAD_OPTION = "上传 .safetensors 模型…"
 POOLS = {"体育": "球赛冠军队员比分联赛主场", "财经": "银行利率股市基金投资理财",
-         "科技": "芯片手机网络软件数据智能", "娱乐": "电影明星演唱会综艺导演"}  # fmt: skip
+         "科技": "芯片手机网络软件数据智能", "娱乐": "电影明星演唱会综艺导演"}
 
 
 @pytest.fixture(scope="module")

@@ -119,7 +119,9 @@ def test_bptt_check_passes_and_truncation_keeps_the_window_terms(app: AppPage) -
     app.screenshot("bptt-operated")
 
 
-def test_rnn_structure_counts_the_shared_weight_and_shows_typed_markup_as_text(app: AppPage) -> None:
+def test_rnn_structure_counts_the_shared_weight_and_shows_typed_markup_as_text(
+    app: AppPage,
+) -> None:
     app.open(existing("pages/rnn_structure.py"))
     main = app.page.get_by_test_id("stMain")
     expect(main).to_contain_text("展开 4 步后它被用了 4 次")

@@ -15,20 +15,25 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 
-UPLOAD_MB = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]["maxUploadSize"]
+UPLOAD_MB = tomllib.loads(
+    (ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8")
+)["server"]["maxUploadSize"]
 
 
 def test_upload_endpoint_refuses_a_request_without_the_xsrf_token(warm_server: AppServer) -> None:
     request = urllib.request.Request(
-        f"{warm_server.url}/_stcore/upload_file/some-session/some-file", data=b"x" * 100, method="PUT",
+        f"{warm_server.url}/_stcore/upload_file/some-session/some-file",
+        data=b"x" * 100, method="PUT",
         headers={"Content-Type": "application/octet-stream"},
-    )  # fmt: skip
+    )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=10)
     assert info.value.code == 403
 
 
-def test_an_upload_over_the_configured_cap_is_refused_in_the_browser(app: AppPage, tmp_path) -> None:
+def test_an_upload_over_the_configured_cap_is_refused_in_the_browser(
+    app: AppPage, tmp_path
+) -> None:
     app.open(existing("pages/predict.py"))
     app.choose("模型", "上传 .safetensors 模型…")
     uploader = app.page.get_by_test_id("stFileUploader").first

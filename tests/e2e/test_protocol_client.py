@@ -54,7 +54,10 @@ def test_protocol_session_gets_the_cores_prediction(
     answer = run.first(lambda e: kind(e) == "alert" and "预测类别" in e.alert.body)
     assert answer is not None, "the run drew no answer"
     p = expected.probabilities[expected.label]
-    assert f"**{display_class(expected.label, 'zh')}**（{expected.label}），概率 {p:.1%}" in answer[1].alert.body
+    assert (
+        f"**{display_class(expected.label, 'zh')}**（{expected.label}），概率 {p:.1%}"
+        in answer[1].alert.body
+    )
     tokens = run.first(lambda e: kind(e) == "markdown" and "line-height" in e.markdown.body)
     assert tokens is not None and span_text(tokens[1].markdown.body) == "".join(expected.tokens)
     assert answer[0] >= run.started and run.finished_at >= answer[0]
@@ -102,4 +105,6 @@ def test_choosing_a_layer_reruns_only_the_gate_panel(warm_server: AppServer) -> 
     assert full.first(lambda e: kind(e) == "alert") is not None
     assert part.first(lambda e: kind(e) == "alert") is None  # the answer was not recomputed
     chart = part.first(lambda e: kind(e) == "plotly_chart")
-    assert chart is not None and "第 2 层 · 正向" in json.loads(chart[1].plotly_chart.spec)["layout"]["title"]["text"]
+    assert chart is not None and (
+        "第 2 层 · 正向" in json.loads(chart[1].plotly_chart.spec)["layout"]["title"]["text"]
+    )

@@ -27,7 +27,7 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def open_page(page: str, *, monkeypatch: pytest.MonkeyPatch | None = None,
-              models_dir: Path | None = None) -> AppTest:  # fmt: skip
+              models_dir: Path | None = None) -> AppTest:
     """app.py run once, then switched to ``page`` (e.g. "pages/bptt.py"). With ``models_dir``
     (and ``monkeypatch``), the shipped models are read from that folder and the model cache is
     emptied first, so no other test's models show."""
@@ -81,7 +81,7 @@ def traced_layers(rnn: torch.nn.Module, tokens: list[str]) -> list[types.SimpleN
     trace = trace_module(rnn, torch.randn(1, len(tokens), rnn.input_size))
     return [types.SimpleNamespace(layer=t.layer, direction=t.direction, kind=t.kind,
                                   states={k: v[0].detach().numpy() for k, v in t.states.items()})
-            for t in trace.layers]  # fmt: skip
+            for t in trace.layers]
 
 
 def fake_load_shipped(monkeypatch: pytest.MonkeyPatch, load_shipped: object) -> None:
@@ -97,10 +97,10 @@ def ship_tiny_textrnn(directory: Path, text: str, num_layers: int) -> TextRNN:
     format as directory/textrnn.safetensors; returns the model."""
     vocab = Vocab.build([list(text)])
     config = ModelConfig(vocab_size=len(vocab), num_classes=2, embed_dim=8, hidden_size=6,
-                         num_layers=num_layers)  # fmt: skip
+                         num_layers=num_layers)
     model = build_model(config).eval()
     Checkpoint(model=model, config=config, vocab=vocab,
-               classes=["a", "b"]).save(directory / "textrnn.safetensors")  # fmt: skip
+               classes=["a", "b"]).save(directory / "textrnn.safetensors")
     return model
 
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from apptest_helpers import open_page
+from apptest_helpers import answer_question, open_page
+from streamlit.testing.v1 import AppTest
 
 from rnnviz.content import text
 from ui.route import ROUTE, next_stop
@@ -26,9 +27,27 @@ def test_the_navigation_follows_the_route() -> None:
     assert not at.exception
 
 
+def questions_asked(at: AppTest) -> list[str]:
+    """Every question the page asks before training anything: answer each one as it appears
+    (a later one may wait for an earlier answer) until no new one comes."""
+    asked: list[str] = []
+    for _ in range(10):
+        waiting = [w for w in [*at.radio, *at.number_input]
+                   if w.key.startswith("quiz_") and w.key not in asked]
+        if not waiting:
+            return asked
+        w = waiting[0]
+        asked.append(w.key)
+        key = w.key.removeprefix("quiz_").rsplit("_", 1)[0]
+        answer_question(at, key, w.options[0] if hasattr(w, "options") else 0)
+        assert not at.exception
+    raise AssertionError(f"questions keep coming: {asked}")
+
+
 @pytest.mark.parametrize("stop", LESSONS, ids=lambda s: s.page)
 def test_lesson_ends_with_key_points_and_the_next_stop(stop) -> None:
     at = open_page(stop.path)
+    assert len(questions_asked(at)) >= 2, f"{stop.page} asks fewer than two questions"
     after = next_stop(stop.page)
     assert after is not None
     assert [h.value for h in at.subheader][-1] == text("zh", "ui/lesson", "key_points")

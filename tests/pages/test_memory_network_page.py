@@ -22,7 +22,6 @@ from rnnviz.lessons.memnet import (
     near_chance,
     parse_story,
     solve,
-    split_story,
 )
 from rnnviz.lessons.memnet import Story as MemStory
 from ui.route import next_stop
@@ -74,17 +73,34 @@ def test_before_training_the_page_shows_stories_and_asks_to_train(at: AppTest) -
     vocab = build_vocab(world)
     blocks = at.code[0].value.split("\n\n")
     assert len(blocks) == 2
-    for block in blocks:  # the answer after the arrow is the story's, read by the rules
-        story_text, line = block.split("\n")
-        question, answer = line.split("  →  ")
-        story = MemStory(tuple(split_story(story_text)), question)
+    stories = []
+    for block in blocks:  # numbered sentences; the answer after the arrow is the rules' answer
+        *lines, last = block.split("\n")
+        assert [line.split(" ", 1)[0] for line in lines] == [str(i + 1) for i in range(len(lines))]
+        question, answer = last.split("  →  ")
+        story = MemStory(tuple(line.split(" ", 1)[1] for line in lines), question)
         assert solve(story, world, vocab)[0] == answer
+        stories.append(story)
     budget = at.caption[0].value
     assert "1000" in budget and "32" in budget and "0.02" in budget and "0.001" in budget
     assert budget == text("zh", DOC, "train.budget", steps=1000, batch=32, memnet_lr=0.02,
                           lstm_lr=0.001, clip=40, low=2, high=20, share=0.5, d=20, hidden=64)
     assert next_stop("lstm_steps").page == "memory_network"
     assert at.get("page_link")[-1].proto.page == next_stop("memory_network").slug
+    # Two look-ups by hand before any model: where the person's answer is, then which of the
+    # thing's two sentences comes first (the pick-up); their answers are the rule reader's.
+    person, thing = stories
+    assert asking(at, "q_lookup") and asking(at, "q_first")
+    _, _, (fact,) = solve(person, world, vocab)
+    answer_question(at, "q_lookup", fact + 1)
+    assert len(at.success) == 1
+    assert any(person.sentences[fact] in c.value for c in at.caption)  # the why names it
+    _, _, (picked, moved) = solve(thing, world, vocab)
+    assert "拿" in thing.sentences[picked] and picked != moved
+    answer_question(at, "q_first", moved + 1)  # the holder's move is the second look-up
+    assert len(at.warning) == 1 and str(picked + 1) in at.warning[0].value
+    assert any(thing.sentences[picked] in c.value and thing.sentences[moved] in c.value
+               for c in at.caption)
 
 
 def test_a_run_trains_live_and_hop_1_is_asked_before_the_attention_shows(at: AppTest) -> None:

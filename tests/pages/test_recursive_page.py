@@ -33,7 +33,7 @@ WORDS = sentence_words(DEFAULT)  # 这部 电影 的 故事 并 不 精彩
 
 def _tree_chart(at: AppTest) -> dict | None:
     return next((s for s in chart_specs(at) if any(t.get("name") == "selected" or
-                 t.get("mode") == "text" for t in s["data"])), None)  # fmt: skip
+                 t.get("mode") == "text" for t in s["data"])), None)
 
 
 def _grad_chart(at: AppTest) -> dict | None:
@@ -106,7 +106,7 @@ def test_merges_build_a_tree_step_by_step_and_undo_and_reset_work(at: AppTest) -
 
 
 def test_the_gradient_question_answers_from_the_live_norms_and_follows_the_gain(
-        at: AppTest) -> None:  # fmt: skip
+        at: AppTest) -> None:
     answer_question(at, "q_depth", 6)
     assert _grad_chart(at) is None  # held back until the gradient question is answered
     x = leaf_vectors(WORDS)
@@ -162,7 +162,7 @@ def test_bad_sentences_get_a_clear_message(at: AppTest) -> None:
 
 
 def test_the_toy_run_trains_both_models_in_the_background_and_reports_held_out(
-        at: AppTest) -> None:  # fmt: skip
+        at: AppTest) -> None:
     assert any(i.value == text("zh", DOC, "toy.hint") for i in at.info)
     at.select_slider(key="recursive_steps").set_value(100)
     at.button(key="recursive_start").click().run()
