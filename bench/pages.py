@@ -48,7 +48,8 @@ PAGES: list[tuple[str, str, Change]] = [
      lambda at: at.text_input(key="home_text").set_value("国足公布亚洲杯大名单")),
     ("pages/recursive.py", "(first slider) -> max", lambda at: _first_slider_to_max(at)),
     ("pages/lstm_steps.py", "(first slider) -> max", lambda at: _first_slider_to_max(at)),
-    ("pages/memory_network.py", "(first slider) -> max", lambda at: _first_slider_to_max(at)),
+    ("pages/memory_network.py", "hops -> 1",
+     lambda at: at.radio(key="memnet_hops").set_value(1)),
     ("pages/padding.py", "(first slider) -> max", lambda at: _first_slider_to_max(at)),
     ("pages/errors.py", "(first slider) -> max", lambda at: _first_slider_to_max(at)),
 ]
