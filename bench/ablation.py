@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import shlex
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from rnnviz.core.jsonfile import write_json  # noqa: E402
 from rnnviz.core.training_data import run_datasets  # noqa: E402
 from rnnviz.lessons.ablation import (  # noqa: E402
     LADDER_FILE,
@@ -87,7 +87,7 @@ def main() -> None:
               f"{r['params']:>12,}{r['seconds']:>9.1f}")
         previous = r["accuracy"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    write_json(args.out, results)
     print(f"wrote {args.out}")
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import sys
@@ -40,6 +39,7 @@ import torch  # noqa: E402
 from rnnviz.core.checkpoint import load_checkpoint  # noqa: E402
 from rnnviz.core.data import load_split, thucnews_folder  # noqa: E402
 from rnnviz.core.evaluate import evaluate_checkpoint  # noqa: E402
+from rnnviz.core.jsonfile import write_json  # noqa: E402
 from rnnviz.jobs.class_preset import BENCH_FILE, class_spec, quick_spec  # noqa: E402
 from rnnviz.jobs.process import available_cores, machine_cores, threads_for  # noqa: E402
 from rnnviz.jobs.training import TrainingOutcome, TrainingSpec, train_in_subprocess  # noqa: E402
@@ -194,9 +194,7 @@ def main() -> None:
     print(f"load average at the start {info['load_average_at_start']}, at the end "
           f"{info['load_average_at_end']} (a busy machine makes every figure lower)")
     if not args.no_write:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
+        write_json(args.out, result)
         print(f"wrote {args.out}")
 
 

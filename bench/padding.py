@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import shlex
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from rnnviz.core.jsonfile import write_json  # noqa: E402
 from rnnviz.core.training_data import run_datasets  # noqa: E402
 from rnnviz.lessons.padding import RESULTS_FILE, Recipe, compare_schemes  # noqa: E402
 from rnnviz.paths import data_dir  # noqa: E402
@@ -72,7 +72,7 @@ def main() -> None:
         print(f"{scheme:<8}{run['dev_accuracy']:>10.4f}{run['best_epoch']:>7}"
               f"{run['seconds']:>9.1f}  {per_epoch}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    write_json(args.out, results)
     print(f"wrote {args.out}")
 
 

@@ -15,13 +15,14 @@ figures from there (``load_figures``), never from numbers typed in.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rnnviz.core.config import MODELS, ModelConfig, TrainConfig
+from rnnviz.core.jsonfile import read_json
+from rnnviz.errors import RnnVizError
 from rnnviz.jobs.training import MIN_DEV_EXAMPLES, TrainingSpec
 from rnnviz.paths import ASSETS_DIR
 
@@ -180,9 +181,9 @@ def load_figures(path: Path | None = None) -> Figures | None:
     """The benchmark's figures (``BENCH_FILE`` by default), or None when the file is absent or
     unreadable (the page then says the preset was not measured yet)."""
     try:
-        text = Path(path if path is not None else BENCH_FILE).read_text(encoding="utf-8")
-        return parse_figures(json.loads(text))
-    except (OSError, ValueError, KeyError, TypeError):
+        data = read_json(Path(path if path is not None else BENCH_FILE))
+        return None if data is None else parse_figures(data)
+    except (OSError, RnnVizError, ValueError, KeyError, TypeError):
         return None
 
 

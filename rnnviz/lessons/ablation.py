@@ -19,7 +19,6 @@ The page reads bench/ablation.py's JSON (``load_ladder``); it never types a figu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from rnnviz.content import Text
 from rnnviz.core.classes import display_class
 from rnnviz.core.config import ModelConfig, TrainConfig
+from rnnviz.core.jsonfile import read_json
 from rnnviz.core.metrics import EvalReport
 from rnnviz.errors import RnnVizError
 from rnnviz.paths import ASSETS_DIR
@@ -170,13 +170,8 @@ def load_ladder(path: Path | None = None) -> Ladder | None:
     """The stored ladder (default: LADDER_FILE, looked up at each call); None while
     bench/ablation.py has not written one."""
     path = LADDER_FILE if path is None else path
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RnnVizError(f"not valid JSON ({exc})", where=path.name) from None
-    return parse_ladder(data, path.name)
+    data = read_json(path)
+    return None if data is None else parse_ladder(data, path.name)
 
 
 def rung_name(key: str, lang: str = "zh") -> str:

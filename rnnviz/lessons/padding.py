@@ -24,7 +24,6 @@ whose JSON the page reads with ``load_results``).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +38,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnviz.content import Text
 from rnnviz.core.cells import CELLS
+from rnnviz.core.jsonfile import read_json
 from rnnviz.core.models import make_rnn
 from rnnviz.core.text import PAD_ID, make_tokenizer
 from rnnviz.errors import RnnVizError
@@ -540,13 +540,8 @@ def load_results(path: Path | None = None) -> StoredResults | None:
     """The stored measurement (default: RESULTS_FILE, looked up at each call); None while
     bench/padding.py has not written one."""
     path = RESULTS_FILE if path is None else path
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RnnVizError(f"not valid JSON ({exc})", where=str(path.name)) from None
-    return parse_results(data, path.name)
+    data = read_json(path)
+    return None if data is None else parse_results(data, path.name)
 
 
 __all__ = ["DIRECTIONS", "PAD_TO", "RESULTS_FILE", "SCHEMES", "PaddedClassifier", "PaddingView",
