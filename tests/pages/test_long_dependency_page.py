@@ -66,12 +66,15 @@ def test_start_runs_a_job_to_done_and_the_curves_and_sweep_render(at: AppTest) -
     at.sidebar.toggle(key="quiz_on").set_value(False).run()
     at.slider(key="longdep_T").set_value(10)
     at.select_slider(key="longdep_steps").set_value(50)
+    at.number_input(key="longdep_seed").set_value(4)
+    at.checkbox(key="longdep_chrono").uncheck()
     at.button(key="longdep_start").click().run()
     assert not at.exception
     job = at.session_state["jobs_registry"]["longdep_job"]
     assert job.wait(30), job.status
     assert job.status == "done", job.error
     assert job.result.steps_done == 50 and job.result.config.length == 10
+    assert job.result.config.seed == 4 and not job.result.config.gate_bias_init
     at.run()
     assert not at.exception
     specs = chart_specs(at)

@@ -127,6 +127,17 @@ def test_a_run_trains_live_and_hop_1_is_asked_before_the_attention_shows(at: App
     assert metrics[text("zh", DOC, "read.truth")][0] == story.answer
 
 
+def test_the_run_takes_the_hops_seed_and_linear_start_chosen(at: AppTest) -> None:
+    at.radio(key="memnet_hops").set_value(1)
+    at.checkbox(key="memnet_linear").check()
+    result = train(at, seed=5)
+    assert (result.config.hops, result.config.seed) == (1, 5)
+    assert result.config.linear_start == QUICK // 10
+    done = text("zh", DOC, "train.done", hops=1, steps=QUICK, seed=5, seconds=result.elapsed_s,
+                memnet=result.params["memnet"], lstm=result.params["lstm"])
+    assert done in [c.value for c in at.caption]  # the page says which run it shows
+
+
 def test_a_new_story_is_a_new_question(at: AppTest) -> None:
     result = train(at)
     first = shown_story(at, result)

@@ -165,6 +165,8 @@ def test_the_toy_run_trains_both_models_in_the_background_and_reports_held_out(
         at: AppTest) -> None:
     assert any(i.value == text("zh", DOC, "toy.hint") for i in at.info)
     at.select_slider(key="recursive_steps").set_value(100)
+    at.slider(key="recursive_leaves").set_value(4)
+    at.number_input(key="recursive_seed").set_value(3)
     at.button(key="recursive_start").click().run()
     assert not at.exception
     job = at.session_state["jobs_registry"]["recursive_job"]
@@ -173,6 +175,7 @@ def test_the_toy_run_trains_both_models_in_the_background_and_reports_held_out(
         assert job.status == "done", job.error
         result = job.result
         assert result.steps_done == 100 and result.config.steps == 100
+        assert result.config.max_leaves == 4 and result.config.seed == 3
         at.run()
         assert not at.exception
         table = at.dataframe[0].value

@@ -24,6 +24,7 @@ from rnnviz.jobs.class_preset import (
     CLASS_DEV_SAMPLE,
     QUICK,
     class_model_config,
+    quick_limits,
     quick_spec,
 )
 from rnnviz.jobs.process import available_cores, machine_cores, threads_for
@@ -160,6 +161,38 @@ def test_custom_mode_starts_as_the_quick_run(monkeypatch, tmp_path: Path,
         assert spec.model_config == want.model_config and spec.train_config == want.train_config
         assert (spec.train_limit, spec.dev_limit, spec.preset) == (want.train_limit,
                                                                    want.dev_limit, "")
+    finally:
+        stop_jobs(at)
+
+
+@pytest.mark.parametrize(("model", "quick"), [("textrnn", True), ("textrcnn", False)])
+def test_every_custom_setting_reaches_the_run(model: str, quick: bool, monkeypatch,
+                                             tmp_path: Path, tiny_folder: Path) -> None:
+    """The custom settings show nothing until a run starts: each one must reach its spec
+    (tests/pages/test_no_dead_control.py counts on this test for them)."""
+    at = _open(model, monkeypatch, tmp_path, folder=tiny_folder)
+    p = PAGES[model][1]
+    at.radio(key=f"{p}_mode").set_value("custom").run()
+    at.radio(key=f"{p}_tokenizer").set_value("word")
+    at.slider(key=f"{p}_epochs").set_value(7)
+    at.number_input(key=f"{p}_limit").set_value(2000)
+    at.toggle(key=f"{p}_quick").set_value(quick)
+    at.select_slider(key=f"{p}_batch").set_value(32)
+    at.select_slider(key=f"{p}_lr").set_value(5e-4)
+    at.number_input(key=f"{p}_patience").set_value(9)
+    at.number_input(key=f"{p}_evals").set_value(5)
+    at.number_input(key=f"{p}_max_steps").set_value(321)
+    at.number_input(key=f"{p}_budget").set_value(77)
+    at.run()
+    at.button(key=f"{p}_start").click().run()
+    try:
+        assert not at.exception
+        _, spec = at.session_state[f"{p}_job_spec"]
+        tc = spec.train_config
+        assert (tc.epochs, tc.batch_size, tc.lr, tc.patience, tc.max_steps, tc.time_budget_s) \
+            == (7, 32, 5e-4, 9, 321, 77.0)
+        assert spec.evaluations == 5 and spec.model_config.tokenizer == "word"
+        assert (spec.train_limit, spec.dev_limit) == quick_limits(quick, 2000)
     finally:
         stop_jobs(at)
 
