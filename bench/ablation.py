@@ -34,38 +34,31 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from splits import add_split_arguments, load_splits  # noqa: E402
 
 from rnnviz.core.jsonfile import write_json  # noqa: E402
-from rnnviz.core.training_data import run_datasets  # noqa: E402
 from rnnviz.lessons.ablation import (  # noqa: E402
     LADDER_FILE,
     RUNG_KEYS,
     ladder_training,
     run_ladder,
 )
-from rnnviz.paths import data_dir  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None, help="default: $RNNVIZ_DATA_DIR")
+    add_split_arguments(parser)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu (default) or auto / cuda")
-    parser.add_argument("--train-limit", type=int, default=0,
-                        help="N training titles drawn with --seed")
-    parser.add_argument("--dev-limit", type=int, default=0, help="N dev titles drawn with --seed")
     parser.add_argument("--rungs", nargs="+", default=list(RUNG_KEYS), choices=RUNG_KEYS)
     parser.add_argument("--out", type=Path, default=LADDER_FILE,
                         help="the JSON the page reads (default: %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    root = args.data_dir or data_dir()
-    train_set, dev_set, _ = run_datasets(root, None, None, seed=args.seed,
-                                         train_limit=args.train_limit,
-                                         dev_limit=args.dev_limit)
+    root, train_set, dev_set = load_splits(args)
     train_config = ladder_training(epochs=args.epochs, seed=args.seed, device=args.device)
     print(f"data {root}: train {len(train_set)}, dev {len(dev_set)}; epochs {args.epochs}, "
           f"seed {args.seed}, threads {torch.get_num_threads()}, device {args.device}, torch "

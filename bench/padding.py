@@ -29,31 +29,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from splits import add_split_arguments, load_splits  # noqa: E402
 
 from rnnviz.core.jsonfile import write_json  # noqa: E402
-from rnnviz.core.training_data import run_datasets  # noqa: E402
 from rnnviz.lessons.padding import RESULTS_FILE, Recipe, compare_schemes  # noqa: E402
-from rnnviz.paths import data_dir  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None, help="default: $RNNVIZ_DATA_DIR")
+    add_split_arguments(parser)
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
     parser.add_argument("--seed", type=int, default=Recipe.seed)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--train-limit", type=int, default=0,
-                        help="N training titles drawn with --seed")
-    parser.add_argument("--dev-limit", type=int, default=0, help="N dev titles drawn with --seed")
     parser.add_argument("--out", type=Path, default=RESULTS_FILE,
                         help="the JSON the page reads (default: %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    root = args.data_dir or data_dir()
-    train_set, dev_set, _ = run_datasets(root, None, None, seed=args.seed,
-                                         train_limit=args.train_limit,
-                                         dev_limit=args.dev_limit)
+    root, train_set, dev_set = load_splits(args)
     recipe = Recipe(epochs=args.epochs, seed=args.seed)
     print(f"data {root}: train {len(train_set)}, dev {len(dev_set)}; {recipe}; threads "
           f"{torch.get_num_threads()}, torch {torch.__version__}", flush=True)

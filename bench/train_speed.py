@@ -29,12 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from splits import add_split_arguments, load_splits  # noqa: E402
 
 from rnnviz.core.callbacks import TrainerCallback, TrainerControl, TrainerState  # noqa: E402
 from rnnviz.core.models import ModelConfig, count_parameters  # noqa: E402
 from rnnviz.core.train import TrainConfig, train  # noqa: E402
-from rnnviz.core.training_data import run_datasets  # noqa: E402
-from rnnviz.paths import data_dir  # noqa: E402
 
 # name -> (model settings, training settings); the run-wide flags are added on top.
 RUNS: dict[str, tuple[dict, dict]] = {
@@ -109,12 +108,8 @@ def run_one(name: str, args: argparse.Namespace, train_set, dev_set) -> Outcome:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None, help="default: $RNNVIZ_DATA_DIR")
+    add_split_arguments(parser)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--train-limit", type=int, default=0,
-                        help="N training titles drawn with --seed (0 = all)")
-    parser.add_argument("--dev-limit", type=int, default=0,
-                        help="N dev titles drawn with --seed (0 = all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--eval-every", type=int, default=0, help="steps (0 = once per epoch)")
@@ -125,9 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    root = args.data_dir or data_dir()
-    train_set, dev_set, _ = run_datasets(root, None, None, seed=args.seed,
-                                         train_limit=args.train_limit, dev_limit=args.dev_limit)
+    root, train_set, dev_set = load_splits(args)
     print(f"data {root}: train {len(train_set)}, dev {len(dev_set)}; epochs {args.epochs}, "
           f"eval every {args.eval_every or 'epoch'}, patience {args.patience}, threads "
           f"{torch.get_num_threads()}, device {args.device}, torch {torch.__version__}, "
