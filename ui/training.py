@@ -448,27 +448,26 @@ def shipped_predictors() -> dict[str, Predictor]:
     return out
 
 
-def session_dev_specs() -> dict[str, TrainingSpec]:
-    """What each model trained in this session was trained on, by run name (the error page
-    rebuilds the run's dev set from it: rnnviz.core.mistakes.run_dev_set)."""
+def _by_run(what: str) -> dict[str, Any]:
+    """``<prefix>_<what>`` of each training page's latest run, by run name."""
     out = {}
     for prefix in PAGES:
         outcome = st.session_state.get(f"{prefix}_outcome")
-        spec = st.session_state.get(f"{prefix}_spec")
-        if outcome is not None and spec is not None:
-            out[outcome.name] = spec
+        value = st.session_state.get(f"{prefix}_{what}")
+        if outcome is not None and value is not None:
+            out[outcome.name] = value
     return out
+
+
+def session_dev_specs() -> dict[str, TrainingSpec]:
+    """What each model trained in this session was trained on, by run name (the error page
+    rebuilds the run's dev set from it: rnnviz.core.training_data.run_datasets)."""
+    return _by_run("spec")
 
 
 def session_models() -> dict[str, Predictor]:
     """Models trained in this session, by run name (the latest per page)."""
-    out = {}
-    for prefix in PAGES:
-        outcome = st.session_state.get(f"{prefix}_outcome")
-        predictor = st.session_state.get(f"{prefix}_predictor")
-        if outcome is not None and predictor is not None:
-            out[outcome.name] = predictor
-    return out
+    return _by_run("predictor")
 
 
 def model_comparison(shipped: dict[str, Predictor], key: str) -> None:

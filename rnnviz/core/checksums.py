@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from rnnviz.core.atomic import write_atomically
 from rnnviz.errors import RnnVizError
 
 CHECKSUM_FILE = "SHA256SUMS"
@@ -52,11 +53,7 @@ def write_checksums(folder: str | os.PathLike[str], names: Sequence[str]) -> Pat
     """Write ``folder/SHA256SUMS`` for ``names`` (sha256sum -c can check it); returns its path."""
     folder = Path(folder)
     lines = [f"{sha256_file(folder / name)}  {name}\n" for name in names]
-    target = folder / CHECKSUM_FILE
-    tmp = target.with_name(CHECKSUM_FILE + ".part")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return write_atomically(folder / CHECKSUM_FILE, "".join(lines).encode("utf-8"))
 
 
 def verify_checksums(folder: str | os.PathLike[str]) -> dict[str, bool]:

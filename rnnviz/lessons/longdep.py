@@ -273,7 +273,7 @@ def train_side_by_side(
              for k, m in models.items()}
     elapsed = time.monotonic() - run.started
     progress(run.steps_done, elapsed, copy_history(run.history), True)
-    return LongDepResult(config, copy_history(run.history), final, run.steps_done, elapsed,
+    return LongDepResult(config, run.history, final, run.steps_done, elapsed,
                          run.stopped, run.reason, task.chance, models)
 
 

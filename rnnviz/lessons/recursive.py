@@ -774,7 +774,7 @@ def train_tree_vs_chain(config: ToyConfig, callback: Callable[[ToyProgress], Non
     counts = {int(d): int((depths == d).sum()) for d in np.unique(depths)}
     elapsed = time.monotonic() - run.started
     progress(run.steps_done, elapsed, copy_history(run.history), True)
-    return ToyResult(config, copy_history(run.history), final, by_depth, counts,
+    return ToyResult(config, run.history, final, by_depth, counts,
                      {k: count_parameters(m) for k, m in models.items()}, run.steps_done,
                      elapsed, run.stopped, run.reason, models=models if keep_models else {})
 
